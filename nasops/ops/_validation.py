@@ -1,0 +1,104 @@
+"""Input validation shared by the fake kernels and the fallback kernels.
+
+The C++ kernels (``csrc/checks.cpp``) raise the very same messages, so a user sees one error
+whichever backend runs, and the tests check the messages once for both.
+"""
+
+from collections.abc import Sequence
+
+import torch
+
+FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_ACCEPTED = "accepted dtypes are float32, float64, float16 and bfloat16"
+
+
+def _fail(op: str, message: str) -> None:
+    raise ValueError(f"nasops.{op}: {message}")
+
+
+def check_inputs(op: str, xs: Sequence[torch.Tensor], weights: torch.Tensor | None) -> None:
+    """Check ``xs`` (one device, one floating dtype, equal shapes) and ``weights``."""
+    _check_list(op, xs)
+    ref = xs[0]
+    for i, x in enumerate(xs):
+        if x.shape != ref.shape:
+            _fail(
+                op,
+                f"xs[{i}] has shape {list(x.shape)} but xs[0] has shape {list(ref.shape)}; "
+                f"{op} needs equal shapes (no broadcasting)",
+            )
+    check_weights(op, xs, weights)
+
+
+def check_concat_inputs(
+    op: str, xs: Sequence[torch.Tensor], weights: torch.Tensor | None, dim: int
+) -> int:
+    """Check ``xs`` for a concatenation along ``dim``; return ``dim`` made non-negative."""
+    _check_list(op, xs)
+    ref = xs[0]
+    if ref.dim() == 0:
+        _fail(op, f"xs[0] is 0-dimensional; {op} needs inputs with at least one dimension")
+    if not -ref.dim() <= dim < ref.dim():
+        _fail(
+            op,
+            f"dim {dim} is out of range for inputs with {ref.dim()} dimensions; "
+            f"accepted is {-ref.dim()}..{ref.dim() - 1}",
+        )
+    dim %= ref.dim()
+    for i, x in enumerate(xs):
+        same_rank = x.dim() == ref.dim()
+        if not same_rank or any(x.shape[d] != ref.shape[d] for d in range(x.dim()) if d != dim):
+            _fail(
+                op,
+                f"xs[{i}] has shape {list(x.shape)} but xs[0] has shape {list(ref.shape)}; "
+                f"{op} needs equal shapes except in dim {dim}",
+            )
+    check_weights(op, xs, weights)
+    return dim
+
+
+def _check_list(op: str, xs: Sequence[torch.Tensor]) -> None:
+    if len(xs) == 0:
+        _fail(op, "xs must be a non-empty list of tensors, got an empty list")
+    ref = xs[0]
+    for i, x in enumerate(xs):
+        if x.dtype not in FLOAT_DTYPES:
+            _fail(op, f"xs[{i}] has dtype {x.dtype}; {_ACCEPTED}")
+        if x.dtype != ref.dtype:
+            _fail(
+                op,
+                f"xs[{i}] has dtype {x.dtype} but xs[0] has dtype {ref.dtype}; "
+                "all inputs must share one dtype",
+            )
+        if x.device != ref.device:
+            _fail(
+                op,
+                f"xs[{i}] is on device {x.device} but xs[0] is on {ref.device}; "
+                "all inputs must be on one device",
+            )
+
+
+def check_weights(op: str, xs: Sequence[torch.Tensor], weights: torch.Tensor | None) -> None:
+    """Check that ``weights`` is None or a floating 1-D tensor with one entry per input."""
+    if weights is None:
+        return
+    if weights.dim() != 1:
+        _fail(
+            op,
+            f"weights must be 1-D with one entry per input ({len(xs)}), "
+            f"got shape {list(weights.shape)}",
+        )
+    if weights.shape[0] != len(xs):
+        _fail(
+            op,
+            f"weights has {weights.shape[0]} entries but xs has {len(xs)} inputs; "
+            "weights must be 1-D with one entry per input",
+        )
+    if weights.dtype not in FLOAT_DTYPES:
+        _fail(op, f"weights has dtype {weights.dtype}; {_ACCEPTED}")
+    if weights.device != xs[0].device:
+        _fail(
+            op,
+            f"weights is on device {weights.device} but xs[0] is on {xs[0].device}; "
+            "weights must be on the inputs' device",
+        )

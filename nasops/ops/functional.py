@@ -1,0 +1,63 @@
+"""The public op functions: typed wrappers over ``torch.ops.nasops``.
+
+Every function reads each input once and writes one output (one fused pass on the compiled
+backend). Weights may require grad; the weight gradient is ``<grad_out, x_i>``.
+"""
+
+from collections.abc import Sequence
+
+import torch
+
+REDUCTIONS = ("sum", "mean", "concat")
+
+
+def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    if isinstance(xs, torch.Tensor) or not isinstance(xs, Sequence):
+        raise TypeError(f"nasops.{op}: xs must be a list or tuple of tensors, got {type(xs).__name__}")
+    for i, x in enumerate(xs):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"nasops.{op}: xs[{i}] is {type(x).__name__}; expected a tensor")
+    return list(xs)
+
+
+def weighted_sum(xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``Σ_i weights[i]·xs[i]``, or ``Σ_i xs[i]`` when ``weights`` is None.
+
+    Args:
+        xs: non-empty list of tensors of one shape, dtype (float32/64, float16, bfloat16)
+            and device. Half types accumulate in float32; the result has the inputs' dtype.
+        weights: optional 1-D floating tensor with ``len(xs)`` entries on the inputs' device.
+    """
+    return torch.ops.nasops.weighted_sum(_as_list("weighted_sum", xs), weights)
+
+
+def weighted_mean(xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``Σ_i weights[i]·xs[i] / len(xs)``: NNI's mean divides by the count, not by Σ weights."""
+    return torch.ops.nasops.weighted_mean(_as_list("weighted_mean", xs), weights)
+
+
+def weighted_concat(
+    xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None, dim: int = 1
+) -> torch.Tensor:
+    """``cat([weights[i]·xs[i]], dim)``; shapes must agree except in ``dim`` (may be negative)."""
+    return torch.ops.nasops.weighted_concat(_as_list("weighted_concat", xs), weights, dim)
+
+
+def reduce(
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor | None = None,
+    reduction: str = "sum",
+    dim: int = 1,
+) -> torch.Tensor:
+    """Reduce ``xs`` with the op named by ``reduction`` ("sum", "mean" or "concat").
+
+    The one entry point the mutables use, so every module reduces through the fused ops.
+    ``dim`` is used by "concat" only.
+    """
+    if reduction == "sum":
+        return weighted_sum(xs, weights)
+    if reduction == "mean":
+        return weighted_mean(xs, weights)
+    if reduction == "concat":
+        return weighted_concat(xs, weights, dim)
+    raise ValueError(f"nasops.reduce: unknown reduction {reduction!r}; accepted are {REDUCTIONS}")
