@@ -50,7 +50,7 @@ def weighted_concat(
     dim = check_concat_inputs("weighted_concat", xs, weights, dim)
     out = xs[0].new_empty(concat_shape(xs, dim))
     pieces = out.split([x.shape[dim] for x in xs], dim)
-    for i, (piece, x) in enumerate(zip(pieces, xs)):
+    for i, (piece, x) in enumerate(zip(pieces, xs, strict=True)):
         if weights is None:
             piece.copy_(x)
         else:
@@ -75,7 +75,7 @@ def _input_and_weight_grads(
             grads.append(torch.mul(piece, w[i], out=new_output([piece])))
     grad_w = weight_grad_output(weights, weight_grad)
     if weight_grad:
-        for i, (piece, x) in enumerate(zip(grad_pieces, xs)):
+        for i, (piece, x) in enumerate(zip(grad_pieces, xs, strict=True)):
             dot = torch.dot(piece.reshape(-1).to(acc), x.reshape(-1).to(acc))
             grad_w[i] = dot * scale
     return grads, grad_w

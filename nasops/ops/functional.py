@@ -13,7 +13,8 @@ REDUCTIONS = ("sum", "mean", "concat")
 
 def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     if isinstance(xs, torch.Tensor) or not isinstance(xs, Sequence):
-        raise TypeError(f"nasops.{op}: xs must be a list or tuple of tensors, got {type(xs).__name__}")
+        got = type(xs).__name__
+        raise TypeError(f"nasops.{op}: xs must be a list or tuple of tensors, got {got}")
     for i, x in enumerate(xs):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"nasops.{op}: xs[{i}] is {type(x).__name__}; expected a tensor")
