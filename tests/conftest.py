@@ -1,0 +1,46 @@
+"""Shared fixtures: the op backend under test, and the device list."""
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+import nasops
+from nasops.ops import _fallback
+from nasops.ops._schemas import TENSOR_OPS
+
+BACKENDS = ("compiled", "fallback")
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once on the compiled kernels and once on the stock-PyTorch fallback.
+
+    The fallback is put in place by overriding the compiled kernels for the test's duration;
+    destroying the override library restores them.
+    """
+    if request.param == "compiled":
+        if not nasops.has_extension():
+            pytest.skip(f"compiled kernels not in use: {nasops.extension_info()['reason']}")
+        yield "compiled"
+        return
+    if not nasops.has_extension():
+        yield "fallback"
+        return
+    lib = torch.library.Library("nasops", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "overriding a previously registered kernel"
+        for name in TENSOR_OPS:
+            for key in ("CPU", "CUDA"):
+                lib.impl(name, _fallback.KERNELS[name], key)
+    try:
+        yield "fallback"
+    finally:
+        lib._destroy()
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    return request.param
