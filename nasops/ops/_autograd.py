@@ -37,6 +37,11 @@ def _unpack(ctx: Any) -> tuple[list[torch.Tensor], torch.Tensor | None, bool]:
     return xs, weights, input_grads
 
 
+def _input_grads(ctx: Any, grads: list[torch.Tensor], wanted: bool) -> list:
+    # The list argument needs a list answer: one None per input when none needs a gradient.
+    return grads if wanted else [None] * ctx.num_inputs
+
+
 def _reduce_backward(ctx: Any, grad: torch.Tensor, scale: float) -> tuple:
     xs, weights, input_grads = _unpack(ctx)
     if weights is None:
@@ -45,7 +50,7 @@ def _reduce_backward(ctx: Any, grad: torch.Tensor, scale: float) -> tuple:
     grads, grad_w = torch.ops.nasops.weighted_sum_backward(
         grad, xs, weights, scale, input_grads, ctx.weight_grad
     )
-    return (grads if input_grads else None), (grad_w if ctx.weight_grad else None)
+    return _input_grads(ctx, grads, input_grads), (grad_w if ctx.weight_grad else None)
 
 
 def _sum_backward(ctx: Any, grad: torch.Tensor) -> tuple:
@@ -64,7 +69,7 @@ def _concat_backward(ctx: Any, grad: torch.Tensor) -> tuple:
         grads, grad_w = torch.ops.nasops.weighted_concat_backward(
             grad, xs, weights, ctx.dim, ctx.sizes, input_grads, ctx.weight_grad
         )
-        grads = grads if input_grads else None
+        grads = _input_grads(ctx, grads, input_grads)
         grad_w = grad_w if ctx.weight_grad else None
     # The dispatcher drops a trailing ``dim`` equal to its default: answer one gradient per
     # argument actually passed.

@@ -7,7 +7,7 @@ dispatch here rather than to a real kernel.
 import torch
 
 from nasops.ops._layout import concat_shape, new_output, weight_grad_output
-from nasops.ops._validation import check_concat_inputs, check_inputs
+from nasops.ops._validation import check_backward, check_concat_inputs, check_inputs
 
 
 def _weighted_sum(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
@@ -35,6 +35,7 @@ def _weighted_sum_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    check_backward("weighted_sum_backward", grad, xs, weights, weight_grad)
     grads = [new_output([grad]) for _ in range(weights.shape[0])] if input_grads else []
     return grads, weight_grad_output(weights, weight_grad)
 
@@ -48,7 +49,10 @@ def _weighted_concat_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    grads = [new_output([piece]) for piece in grad.split(sizes, dim)] if input_grads else []
+    check_backward("weighted_concat_backward", grad, xs, weights, weight_grad)
+    grads = (
+        [piece.new_empty(piece.shape) for piece in grad.split(sizes, dim)] if input_grads else []
+    )
     return grads, weight_grad_output(weights, weight_grad)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from nasops.ops._layout import accumulate_dtype, concat_shape, new_output, weight_grad_output
-from nasops.ops._validation import check_concat_inputs, check_inputs
+from nasops.ops._validation import check_backward, check_concat_inputs, check_inputs
 
 
 def _scaled_sum(
@@ -65,14 +65,16 @@ def _input_and_weight_grads(
     scale: float,
     input_grads: bool,
     weight_grad: bool,
+    alloc: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """``grad x_i = scale·w_i·g_i`` and ``grad w_i = scale·<g_i, x_i>`` for pieces ``g_i``."""
+    """``grad x_i = scale·w_i·g_i`` and ``grad w_i = scale·<g_i, x_i>`` for pieces ``g_i``;
+    ``alloc(g_i)`` makes the buffer of ``grad x_i`` in the layout the fake kernel predicts."""
     acc = accumulate_dtype(grad_pieces[0].dtype)
     w = weights.to(acc) * scale
     grads = []
     if input_grads:
         for i, piece in enumerate(grad_pieces):
-            grads.append(torch.mul(piece, w[i], out=new_output([piece])))
+            grads.append(torch.mul(piece, w[i], out=alloc(piece)))
     grad_w = weight_grad_output(weights, weight_grad)
     if weight_grad:
         for i, (piece, x) in enumerate(zip(grad_pieces, xs, strict=True)):
@@ -89,8 +91,11 @@ def weighted_sum_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    check_backward("weighted_sum_backward", grad, xs, weights, weight_grad)
     pieces = [grad] * weights.shape[0]
-    return _input_and_weight_grads(pieces, xs, weights, scale, input_grads, weight_grad)
+    return _input_and_weight_grads(
+        pieces, xs, weights, scale, input_grads, weight_grad, lambda g: new_output([g])
+    )
 
 
 def weighted_concat_backward(
@@ -102,8 +107,11 @@ def weighted_concat_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    check_backward("weighted_concat_backward", grad, xs, weights, weight_grad)
     pieces = grad.split(sizes, dim)
-    return _input_and_weight_grads(pieces, xs, weights, 1.0, input_grads, weight_grad)
+    return _input_and_weight_grads(
+        pieces, xs, weights, 1.0, input_grads, weight_grad, lambda g: g.new_empty(g.shape)
+    )
 
 
 KERNELS: dict[str, Callable] = {

@@ -57,9 +57,14 @@ def check_concat_inputs(
     return dim
 
 
-def _check_list(op: str, xs: Sequence[torch.Tensor]) -> None:
+def check_not_empty(op: str, xs: Sequence[torch.Tensor]) -> None:
+    """An empty list has no tensor to dispatch on, so the Python wrappers check it first."""
     if len(xs) == 0:
         _fail(op, "xs must be a non-empty list of tensors, got an empty list")
+
+
+def _check_list(op: str, xs: Sequence[torch.Tensor]) -> None:
+    check_not_empty(op, xs)
     ref = xs[0]
     for i, x in enumerate(xs):
         if x.dtype not in FLOAT_DTYPES:
@@ -102,3 +107,28 @@ def check_weights(op: str, xs: Sequence[torch.Tensor], weights: torch.Tensor | N
             f"weights is on device {weights.device} but xs[0] is on {xs[0].device}; "
             "weights must be on the inputs' device",
         )
+
+
+def check_backward(
+    op: str,
+    grad: torch.Tensor,
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor,
+    weight_grad: bool,
+) -> None:
+    """Check the ``*_backward`` ops' arguments: ``xs`` is empty or one tensor per weight."""
+    if weights.dim() != 1:
+        _fail(op, f"weights must be 1-D, got shape {list(weights.shape)}")
+    if grad.dtype not in FLOAT_DTYPES:
+        _fail(op, f"grad has dtype {grad.dtype}; {_ACCEPTED}")
+    if weight_grad and len(xs) != weights.shape[0]:
+        _fail(
+            op,
+            f"the weight gradient needs one input per weight, got {len(xs)} inputs and "
+            f"{weights.shape[0]} weights",
+        )
+    for i, x in enumerate(xs):
+        if x.dtype != grad.dtype or x.device != grad.device:
+            _fail(op, f"xs[{i}] must have grad's dtype {grad.dtype} and device {grad.device}")
+    if weights.device != grad.device:
+        _fail(op, f"weights is on device {weights.device} but grad is on {grad.device}")

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
+from nasops.ops._validation import check_not_empty
+
 REDUCTIONS = ("sum", "mean", "concat")
 
 
@@ -18,6 +20,7 @@ def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     for i, x in enumerate(xs):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"nasops.{op}: xs[{i}] is {type(x).__name__}; expected a tensor")
+    check_not_empty(op, xs)
     return list(xs)
 
 

@@ -1,0 +1,128 @@
+#include "checks.h"
+
+#include <c10/util/Exception.h>
+
+#include <string>
+
+namespace nasops {
+namespace {
+
+constexpr const char* kAccepted = "accepted dtypes are float32, float64, float16 and bfloat16";
+
+bool is_supported(at::ScalarType t) {
+  return t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16;
+}
+
+// Python's spelling (torch.float32), so messages read the same from either backend.
+std::string dtype_name(at::ScalarType t) {
+  return "torch." + std::string(c10::getDtypeNames(t).first);
+}
+
+void check_list(const char* op, at::TensorList xs) {
+  TORCH_CHECK_VALUE(
+      !xs.empty(), "nasops.", op, ": xs must be a non-empty list of tensors, got an empty list");
+  const at::Tensor& ref = xs[0];
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const at::Tensor& x = xs[i];
+    TORCH_CHECK_VALUE(
+        is_supported(x.scalar_type()), "nasops.", op, ": xs[", i, "] has dtype ",
+        dtype_name(x.scalar_type()), "; ", kAccepted);
+    TORCH_CHECK_VALUE(
+        x.scalar_type() == ref.scalar_type(), "nasops.", op, ": xs[", i, "] has dtype ",
+        dtype_name(x.scalar_type()), " but xs[0] has dtype ", dtype_name(ref.scalar_type()),
+        "; all inputs must share one dtype");
+    TORCH_CHECK_VALUE(
+        x.device() == ref.device(), "nasops.", op, ": xs[", i, "] is on device ", x.device(),
+        " but xs[0] is on ", ref.device(), "; all inputs must be on one device");
+  }
+}
+
+void check_weights(const char* op, at::TensorList xs, const std::optional<at::Tensor>& weights) {
+  if (!weights.has_value()) {
+    return;
+  }
+  const at::Tensor& w = *weights;
+  const auto k = static_cast<int64_t>(xs.size());
+  TORCH_CHECK_VALUE(
+      w.dim() == 1, "nasops.", op, ": weights must be 1-D with one entry per input (", k,
+      "), got shape ", w.sizes());
+  TORCH_CHECK_VALUE(
+      w.size(0) == k, "nasops.", op, ": weights has ", w.size(0), " entries but xs has ", k,
+      " inputs; weights must be 1-D with one entry per input");
+  TORCH_CHECK_VALUE(
+      is_supported(w.scalar_type()), "nasops.", op, ": weights has dtype ",
+      dtype_name(w.scalar_type()), "; ", kAccepted);
+  TORCH_CHECK_VALUE(
+      w.device() == xs[0].device(), "nasops.", op, ": weights is on device ", w.device(),
+      " but xs[0] is on ", xs[0].device(), "; weights must be on the inputs' device");
+}
+
+}  // namespace
+
+void check_inputs(const char* op, at::TensorList xs, const std::optional<at::Tensor>& weights) {
+  check_list(op, xs);
+  const at::Tensor& ref = xs[0];
+  for (size_t i = 0; i < xs.size(); ++i) {
+    TORCH_CHECK_VALUE(
+        xs[i].sizes() == ref.sizes(), "nasops.", op, ": xs[", i, "] has shape ", xs[i].sizes(),
+        " but xs[0] has shape ", ref.sizes(), "; ", op, " needs equal shapes (no broadcasting)");
+  }
+  check_weights(op, xs, weights);
+}
+
+int64_t check_concat_inputs(
+    const char* op,
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    int64_t dim) {
+  check_list(op, xs);
+  const at::Tensor& ref = xs[0];
+  const int64_t ndim = ref.dim();
+  TORCH_CHECK_VALUE(
+      ndim > 0, "nasops.", op, ": xs[0] is 0-dimensional; ", op,
+      " needs inputs with at least one dimension");
+  TORCH_CHECK_VALUE(
+      -ndim <= dim && dim < ndim, "nasops.", op, ": dim ", dim, " is out of range for inputs with ",
+      ndim, " dimensions; accepted is ", -ndim, "..", ndim - 1);
+  dim = (dim + ndim) % ndim;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const at::Tensor& x = xs[i];
+    bool same = x.dim() == ndim;
+    for (int64_t d = 0; same && d < ndim; ++d) {
+      same = d == dim || x.size(d) == ref.size(d);
+    }
+    TORCH_CHECK_VALUE(
+        same, "nasops.", op, ": xs[", i, "] has shape ", x.sizes(), " but xs[0] has shape ",
+        ref.sizes(), "; ", op, " needs equal shapes except in dim ", dim);
+  }
+  check_weights(op, xs, weights);
+  return dim;
+}
+
+void check_backward(
+    const char* op,
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    bool weight_grad) {
+  TORCH_CHECK_VALUE(
+      weights.dim() == 1, "nasops.", op, ": weights must be 1-D, got shape ", weights.sizes());
+  TORCH_CHECK_VALUE(
+      is_supported(grad.scalar_type()), "nasops.", op, ": grad has dtype ",
+      dtype_name(grad.scalar_type()), "; ", kAccepted);
+  TORCH_CHECK_VALUE(
+      !weight_grad || static_cast<int64_t>(xs.size()) == weights.size(0), "nasops.", op,
+      ": the weight gradient needs one input per weight, got ", xs.size(), " inputs and ",
+      weights.size(0), " weights");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    TORCH_CHECK_VALUE(
+        xs[i].scalar_type() == grad.scalar_type() && xs[i].device() == grad.device(), "nasops.",
+        op, ": xs[", i, "] must have grad's dtype ", dtype_name(grad.scalar_type()),
+        " and device ", grad.device());
+  }
+  TORCH_CHECK_VALUE(
+      weights.device() == grad.device(), "nasops.", op, ": weights is on device ",
+      weights.device(), " but grad is on ", grad.device());
+}
+
+}  // namespace nasops

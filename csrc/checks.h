@@ -1,0 +1,31 @@
+// Input validation shared by every backend. The messages match nasops/ops/_validation.py
+// word for word, so users (and tests) see one error whichever backend runs.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+
+namespace nasops {
+
+// weighted_sum / weighted_mean: a non-empty list of equal-shape floating tensors on one
+// device and dtype, and optional 1-D floating weights with one entry per input.
+void check_inputs(const char* op, at::TensorList xs, const std::optional<at::Tensor>& weights);
+
+// weighted_concat: as above but shapes may differ in `dim`. Returns `dim` made non-negative.
+int64_t check_concat_inputs(
+    const char* op,
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    int64_t dim);
+
+// The *_backward ops: `grad` matches the inputs' dtype and device, `weights` has one entry
+// per input, and `xs` is either empty (no weight gradient) or one tensor per weight.
+void check_backward(
+    const char* op,
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    bool weight_grad);
+
+}  // namespace nasops

@@ -1,0 +1,106 @@
+// Helpers shared by the CPU kernels: blocking constants, host copies of the weights,
+// streaming stores, and the fixed-order combination of per-chunk partial dot products.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "../element_math.h"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace nasops::cpu {
+
+// Elements per register/L1 tile: K input tiles and one accumulator tile stay in L1.
+constexpr int64_t kTile = 256;
+// Elements per at::parallel_for grain in the forward passes.
+constexpr int64_t kGrain = 32768;
+// Elements per backward chunk. Fixed, not derived from the thread count, so the weight
+// gradient's summation order (and its bits) never depend on how many threads run.
+constexpr int64_t kChunk = 32768;
+// Outputs at least this large bypass the cache with streaming stores: they would be evicted
+// before anyone reads them, and skipping the read-for-ownership saves a memory stream.
+constexpr int64_t kStreamingBytes = int64_t{8} << 20;
+// Parallel lanes of a dot product, so the compiler vectorizes it without reordering sums.
+constexpr int64_t kLanes = 16;
+
+// The weights as `acc` values on the host, times `scale`; all `scale` when absent.
+template <typename acc>
+std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t k, double scale) {
+  std::vector<acc> out(static_cast<size_t>(k), static_cast<acc>(scale));
+  if (weights.has_value()) {
+    const at::Tensor w = weights->to(at::kDouble).contiguous();
+    const double* p = w.const_data_ptr<double>();
+    for (int64_t i = 0; i < k; ++i) {
+      out[i] = static_cast<acc>(p[i] * scale);
+    }
+  }
+  return out;
+}
+
+// Whether `out` (of `bytes` bytes) should be written with streaming stores.
+inline bool use_streaming(const void* out, int64_t bytes) {
+  return bytes >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+}
+
+// dst[j] = src[j] for a full tile, bypassing the cache where the ISA allows it. `dst` must
+// be 16-byte aligned; the caller fences once after its last streaming store.
+template <typename scalar_t>
+inline bool stream_tile(scalar_t* dst, const scalar_t* src) {
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    for (int64_t j = 0; j < kTile; j += 4) {
+      _mm_stream_ps(dst + j, _mm_loadu_ps(src + j));
+    }
+    return true;
+  } else if constexpr (std::is_same_v<scalar_t, double>) {
+    for (int64_t j = 0; j < kTile; j += 2) {
+      _mm_stream_pd(dst + j, _mm_loadu_pd(src + j));
+    }
+    return true;
+  }
+#endif
+  return false;
+}
+
+inline void streaming_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// <g, x> over [0, len), accumulated in kLanes independent lanes then summed in lane order.
+template <typename scalar_t>
+acc_t<scalar_t> dot(const scalar_t* g, const scalar_t* x, int64_t len) {
+  using acc = acc_t<scalar_t>;
+  acc lanes[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= len; j += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) {
+      lanes[l] = dot_term<scalar_t>(lanes[l], g[j + l], x[j + l]);
+    }
+  }
+  for (; j < len; ++j) {
+    lanes[0] = dot_term<scalar_t>(lanes[0], g[j], x[j]);
+  }
+  acc total = 0;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    total += lanes[l];
+  }
+  return total;
+}
+
+// Sums partials[c * k + i] over chunks c in order into a `k`-entry tensor of `dtype`.
+at::Tensor combine_partials(
+    const std::vector<double>& partials,
+    int64_t chunks,
+    int64_t k,
+    double scale,
+    const at::TensorOptions& options);
+
+}  // namespace nasops::cpu

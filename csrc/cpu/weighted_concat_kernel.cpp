@@ -1,0 +1,177 @@
+// CPU kernels of weighted_concat and its backward.
+//
+// The contiguous output is viewed as [outer, Σ size_i · inner]: every row is the K inputs'
+// runs side by side. Work is split over output elements, and each range is walked segment by
+// segment (one contiguous run of one input), so any dim and any K balance across threads.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../checks.h"
+#include "../element_math.h"
+#include "cpu_common.h"
+
+namespace nasops::cpu {
+namespace {
+
+// The concatenation seen as rows: input t covers columns [offsets[t], offsets[t + 1]).
+struct RowLayout {
+  int64_t row = 0;
+  std::vector<int64_t> offsets;
+
+  RowLayout(at::IntArrayRef sizes, int64_t inner) : offsets{0} {
+    for (int64_t size : sizes) {
+      offsets.push_back(offsets.back() + size * inner);
+    }
+    row = offsets.back();
+  }
+
+  int64_t run(size_t t) const {
+    return offsets[t + 1] - offsets[t];
+  }
+
+  // Calls f(t, src_offset, dst_offset, len) for each run of one input inside [begin, end),
+  // where src_offset indexes input t and dst_offset the concatenation.
+  template <typename F>
+  void for_each_segment(int64_t begin, int64_t end, F&& f) const {
+    for (int64_t e = begin; e < end;) {
+      const int64_t o = e / row;
+      const int64_t r = e - o * row;
+      const auto t = static_cast<size_t>(
+          std::upper_bound(offsets.begin(), offsets.end(), r) - offsets.begin() - 1);
+      const int64_t len = std::min(end - e, offsets[t + 1] - r);
+      f(t, o * run(t) + (r - offsets[t]), e, len);
+      e += len;
+    }
+  }
+};
+
+int64_t inner_size(const at::Tensor& t, int64_t dim) {
+  int64_t inner = 1;
+  for (int64_t d = dim + 1; d < t.dim(); ++d) {
+    inner *= t.size(d);
+  }
+  return inner;
+}
+
+std::vector<at::Tensor> contiguous(at::TensorList ts) {
+  std::vector<at::Tensor> out;
+  out.reserve(ts.size());
+  for (const auto& t : ts) {
+    out.push_back(t.contiguous());
+  }
+  return out;
+}
+
+at::Tensor weighted_concat(
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    int64_t dim) {
+  dim = check_concat_inputs("weighted_concat", xs, weights, dim);
+  const std::vector<at::Tensor> inputs = contiguous(xs);
+  std::vector<int64_t> sizes;
+  for (const auto& x : inputs) {
+    sizes.push_back(x.size(dim));
+  }
+  std::vector<int64_t> shape = inputs[0].sizes().vec();
+  shape[dim] = 0;
+  for (int64_t size : sizes) {
+    shape[dim] += size;
+  }
+  at::Tensor out = at::empty(shape, inputs[0].options());
+  if (out.numel() == 0) {
+    return out;
+  }
+  const RowLayout layout(sizes, inner_size(out, dim));
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_concat", [&] {
+    using acc = acc_t<scalar_t>;
+    const std::vector<acc> w = host_weights<acc>(weights, static_cast<int64_t>(xs.size()), 1.0);
+    scalar_t* dst = out.data_ptr<scalar_t>();
+    at::parallel_for(0, out.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      layout.for_each_segment(begin, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
+        const scalar_t* x = inputs[t].const_data_ptr<scalar_t>() + src;
+        scalar_t* o = dst + at;
+        const acc wt = w[t];
+        for (int64_t j = 0; j < len; ++j) {
+          o[j] = finish<scalar_t>(accumulate<scalar_t>(acc(0), wt, x[j]), acc(1));
+        }
+      });
+    });
+  });
+  return out;
+}
+
+std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    int64_t dim,
+    at::IntArrayRef sizes,
+    bool input_grads,
+    bool weight_grad) {
+  check_backward("weighted_concat_backward", grad, xs, weights, weight_grad);
+  const int64_t k = weights.size(0);
+  TORCH_CHECK_VALUE(
+      static_cast<int64_t>(sizes.size()) == k, "nasops.weighted_concat_backward: sizes has ",
+      sizes.size(), " entries but weights has ", k);
+  const at::Tensor g = grad.contiguous();
+  const std::vector<at::Tensor> inputs = weight_grad ? contiguous(xs) : std::vector<at::Tensor>{};
+  std::vector<at::Tensor> grads;
+  if (input_grads) {
+    for (int64_t t = 0; t < k; ++t) {
+      std::vector<int64_t> shape = g.sizes().vec();
+      shape[dim] = sizes[t];
+      grads.push_back(at::empty(shape, g.options()));
+    }
+  }
+  const int64_t n = g.numel();
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partials(static_cast<size_t>(chunks * k), 0.0);
+  if (n > 0 && (input_grads || weight_grad)) {
+    const RowLayout layout(sizes, inner_size(g, dim));
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "weighted_concat_backward", [&] {
+      using acc = acc_t<scalar_t>;
+      const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+        for (int64_t c = first; c < last; ++c) {
+          std::vector<acc> sums(static_cast<size_t>(k), acc(0));
+          const int64_t end = std::min(n, (c + 1) * kChunk);
+          layout.for_each_segment(c * kChunk, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
+            const scalar_t* gi = gp + at;
+            if (input_grads) {
+              scalar_t* o = grads[t].data_ptr<scalar_t>() + src;
+              for (int64_t j = 0; j < len; ++j) {
+                o[j] = scale_grad<scalar_t>(w[t], gi[j]);
+              }
+            }
+            if (weight_grad) {
+              const scalar_t* x = inputs[t].const_data_ptr<scalar_t>() + src;
+              sums[t] += dot<scalar_t>(gi, x, len);
+            }
+          });
+          for (int64_t t = 0; t < k; ++t) {
+            partials[static_cast<size_t>(c * k + t)] = static_cast<double>(sums[t]);
+          }
+        }
+      });
+    });
+  }
+  at::Tensor grad_w = weight_grad
+      ? combine_partials(partials, chunks, k, 1.0, weights.options())
+      : weights.new_empty({0});
+  return {grads, grad_w};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(nasops, CPU, m) {
+  m.impl("weighted_concat", &weighted_concat);
+  m.impl("weighted_concat_backward", &weighted_concat_backward);
+}
+
+}  // namespace nasops::cpu

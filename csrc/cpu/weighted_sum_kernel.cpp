@@ -1,0 +1,204 @@
+// CPU kernels of weighted_sum, weighted_mean and their shared backward.
+//
+// Forward: at::parallel_for over the output; each tile of kTile elements accumulates the K
+// input tiles in registers/L1 and writes the output once. Backward: one pass over fixed-size
+// chunks that reads g and each x_i once, writes every grad x_i and keeps per-chunk partial
+// dot products, summed afterwards in chunk order (deterministic).
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty_like.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../checks.h"
+#include "../element_math.h"
+#include "../layout.h"
+#include "cpu_common.h"
+
+namespace nasops::cpu {
+namespace {
+
+template <typename scalar_t>
+std::vector<const scalar_t*> pointers(const std::vector<at::Tensor>& ts) {
+  std::vector<const scalar_t*> out;
+  out.reserve(ts.size());
+  for (const auto& t : ts) {
+    out.push_back(t.const_data_ptr<scalar_t>());
+  }
+  return out;
+}
+
+template <typename scalar_t>
+void sum_forward(
+    const std::vector<at::Tensor>& xs,
+    const std::optional<at::Tensor>& weights,
+    double scale,
+    at::Tensor& out) {
+  using acc = acc_t<scalar_t>;
+  const int64_t k = static_cast<int64_t>(xs.size());
+  const int64_t n = out.numel();
+  const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
+  const std::vector<const scalar_t*> in = pointers<scalar_t>(xs);
+  scalar_t* dst = out.data_ptr<scalar_t>();
+  const bool stream = use_streaming(dst, n * static_cast<int64_t>(sizeof(scalar_t)));
+  const acc s = static_cast<acc>(scale);
+
+  // Parallel over whole tiles, so every tile starts on the (aligned) allocation's grid.
+  const int64_t tiles = (n + kTile - 1) / kTile;
+  at::parallel_for(0, tiles, kGrain / kTile, [&](int64_t first, int64_t last) {
+    acc sums[kTile];
+    scalar_t staged[kTile];
+    bool streamed = false;
+    for (int64_t tile = first; tile < last; ++tile) {
+      const int64_t i = tile * kTile;
+      const int64_t len = std::min(kTile, n - i);
+      const scalar_t* x0 = in[0] + i;
+      for (int64_t j = 0; j < len; ++j) {
+        sums[j] = accumulate<scalar_t>(acc(0), w[0], x0[j]);
+      }
+      for (int64_t t = 1; t < k; ++t) {
+        const scalar_t* xt = in[t] + i;
+        const acc wt = w[t];
+        for (int64_t j = 0; j < len; ++j) {
+          sums[j] = accumulate<scalar_t>(sums[j], wt, xt[j]);
+        }
+      }
+      scalar_t* o = dst + i;
+      if (stream && len == kTile) {
+        for (int64_t j = 0; j < kTile; ++j) {
+          staged[j] = finish<scalar_t>(sums[j], s);
+        }
+        if (stream_tile(o, staged)) {
+          streamed = true;
+          continue;
+        }
+      }
+      for (int64_t j = 0; j < len; ++j) {
+        o[j] = finish<scalar_t>(sums[j], s);
+      }
+    }
+    if (streamed) {
+      streaming_fence();
+    }
+  });
+}
+
+at::Tensor scaled_sum(const char* op, at::TensorList xs, const std::optional<at::Tensor>& weights,
+                      bool mean) {
+  check_inputs(op, xs, weights);
+  at::Tensor out = new_output(xs);
+  std::vector<at::Tensor> inputs;
+  inputs.reserve(xs.size());
+  for (const auto& x : xs) {
+    inputs.push_back(in_layout(x, out));
+  }
+  if (out.numel() == 0) {
+    return out;
+  }
+  const double scale = mean ? 1.0 / static_cast<double>(xs.size()) : 1.0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_sum", [&] {
+    sum_forward<scalar_t>(inputs, weights, scale, out);
+  });
+  return out;
+}
+
+at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weights) {
+  return scaled_sum("weighted_sum", xs, weights, false);
+}
+
+at::Tensor weighted_mean(at::TensorList xs, const std::optional<at::Tensor>& weights) {
+  return scaled_sum("weighted_mean", xs, weights, true);
+}
+
+template <typename scalar_t>
+void sum_backward(
+    const at::Tensor& grad,
+    const std::vector<at::Tensor>& xs,
+    const std::vector<acc_t<scalar_t>>& scaled_w,
+    std::vector<at::Tensor>& grads,
+    std::vector<double>& partials,
+    int64_t chunks) {
+  using acc = acc_t<scalar_t>;
+  const int64_t k = static_cast<int64_t>(scaled_w.size());
+  const int64_t n = grad.numel();
+  const scalar_t* g = grad.const_data_ptr<scalar_t>();
+  const std::vector<const scalar_t*> in = pointers<scalar_t>(xs);
+  std::vector<scalar_t*> out;
+  for (auto& t : grads) {
+    out.push_back(t.data_ptr<scalar_t>());
+  }
+
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t begin = c * kChunk;
+      const int64_t end = std::min(n, begin + kChunk);
+      std::vector<acc> sums(in.size(), acc(0));
+      for (int64_t i = begin; i < end; i += kTile) {
+        const int64_t len = std::min(kTile, end - i);
+        const scalar_t* gi = g + i;
+        for (size_t t = 0; t < out.size(); ++t) {
+          scalar_t* o = out[t] + i;
+          const acc wt = scaled_w[t];
+          for (int64_t j = 0; j < len; ++j) {
+            o[j] = scale_grad<scalar_t>(wt, gi[j]);
+          }
+        }
+        for (size_t t = 0; t < in.size(); ++t) {
+          sums[t] += dot<scalar_t>(gi, in[t] + i, len);
+        }
+      }
+      for (size_t t = 0; t < in.size(); ++t) {
+        partials[static_cast<size_t>(c * k) + t] = static_cast<double>(sums[t]);
+      }
+    }
+  });
+}
+
+std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    double scale,
+    bool input_grads,
+    bool weight_grad) {
+  check_backward("weighted_sum_backward", grad, xs, weights, weight_grad);
+  const int64_t k = weights.size(0);
+  const at::Tensor g = dense_or_contiguous(grad);
+  std::vector<at::Tensor> grads;
+  if (input_grads) {
+    for (int64_t t = 0; t < k; ++t) {
+      grads.push_back(at::empty_like(g, at::MemoryFormat::Preserve));
+    }
+  }
+  std::vector<at::Tensor> inputs;
+  if (weight_grad) {
+    for (const auto& x : xs) {
+      inputs.push_back(in_layout(x, g));
+    }
+  }
+  const int64_t n = g.numel();
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partials(static_cast<size_t>(chunks * k), 0.0);
+  if (n > 0 && (input_grads || weight_grad)) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "weighted_sum_backward", [&] {
+      const auto scaled_w = host_weights<acc_t<scalar_t>>(weights, k, scale);
+      sum_backward<scalar_t>(g, inputs, scaled_w, grads, partials, chunks);
+    });
+  }
+  at::Tensor grad_w = weight_grad
+      ? combine_partials(partials, chunks, k, scale, weights.options())
+      : weights.new_empty({0});
+  return {grads, grad_w};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(nasops, CPU, m) {
+  m.impl("weighted_sum", &weighted_sum);
+  m.impl("weighted_mean", &weighted_mean);
+  m.impl("weighted_sum_backward", &weighted_sum_backward);
+}
+
+}  // namespace nasops::cpu
