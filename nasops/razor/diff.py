@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import OneHotCategorical
 
-from nasops.razor._reduce import host_list, sum_all, sum_weighted
+from nasops.razor import _reduce
+from nasops.razor._reduce import sum_all, sum_weighted
 from nasops.razor.base import DumpChosen
 from nasops.razor.candidates import build_candidates
 from nasops.razor.mutable_module import MutableModule
@@ -152,7 +153,7 @@ class OneHotMutableOP(DiffMutableOP):
         # One host read: the sampled index, the top-1 index and the top-1/top-2 gap.
         top = probs.topk(min(2, n)).values
         gap = top[0] - top[1] if n > 1 else top[0]
-        sampled, best, lead = host_list(
+        sampled, best, lead = _reduce.host_list(
             torch.stack([weights.argmax().to(probs.dtype), probs.argmax().to(probs.dtype), gap])
         )
         index = int(sampled)
@@ -248,7 +249,7 @@ class DiffChoiceRoute(DiffMutableModule):
     def sample_choice(self, arch_param: torch.Tensor) -> list[str]:
         """The ``num_chosen`` edges with the largest logits, best first."""
         k = min(self.num_chosen, len(self.choices))
-        return [self.choices[i] for i in host_list(arch_param.topk(k).indices)]
+        return [self.choices[i] for i in _reduce.host_list(arch_param.topk(k).indices)]
 
 
 class GumbelChoiceRoute(DiffChoiceRoute):

@@ -78,14 +78,14 @@ def build_search_groups(
     groups: dict[str, list[BaseMutable]] = {}
     for i, names in enumerate(named_groups):
         members = [name2mutable[n] for n in names]
-        prefixes = {type(m).mutable_prefix for m in members}
-        choices = {tuple(m.choices) for m in members}
-        if len(prefixes) > 1 or len(choices) > 1:
+        prefixes = [type(m).mutable_prefix for m in members]
+        choices = [list(m.choices) for m in members]
+        if any(p != prefixes[0] for p in prefixes) or any(c != choices[0] for c in choices):
             raise ValueError(
-                f"the mutables {names} form one group but differ in kind ({sorted(prefixes)}) "
-                f"or choices ({sorted(map(list, choices))}); a group shares one choice"
+                f"the mutables {names} form one group but differ in kind ({prefixes}) or "
+                f"choices ({choices}); a group shares one choice"
             )
-        groups[f"{prefixes.pop()}_{i}"] = members
+        groups[f"{prefixes[0]}_{i}"] = members
     return groups
 
 
