@@ -105,3 +105,23 @@ def test_prob_op_checks_probabilities_and_samples_by_them() -> None:
     assert counts["s0"] == 0 and 1200 < counts["s2"] < 1800
     op.fix_chosen("s1")
     assert op.sample_choice() == "s1"
+
+
+def test_registry_names_are_built_by_mmengine_when_installed(monkeypatch) -> None:
+    import sys
+    import types
+
+    built = []
+
+    class Registry:
+        def build(self, cfg: dict) -> nn.Module:
+            built.append(cfg)
+            return Scale(cfg["factor"])
+
+    registry = types.ModuleType("mmengine.registry")
+    registry.MODELS = Registry()
+    monkeypatch.setitem(sys.modules, "mmengine", types.ModuleType("mmengine"))
+    monkeypatch.setitem(sys.modules, "mmengine.registry", registry)
+    op = OneShotMutableOP({"a": {"type": "Scale"}}, module_kwargs={"factor": 5.0})
+    assert built == [{"type": "Scale", "factor": 5.0}]
+    torch.testing.assert_close(op(torch.ones(1)), torch.tensor([5.0]))
