@@ -2,7 +2,24 @@
 
 from nasops import ops
 from nasops._extension import extension_info, has_extension
+from nasops.base_mutator import BaseMutator
+from nasops.fixed import FixedArchitecture, apply_fixed_architecture
+from nasops.mutables import InputChoice, LayerChoice, Mutable, MutableScope
+from nasops.mutator import Mutator
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "extension_info", "has_extension", "ops"]
+__all__ = [
+    "BaseMutator",
+    "FixedArchitecture",
+    "InputChoice",
+    "LayerChoice",
+    "Mutable",
+    "MutableScope",
+    "Mutator",
+    "__version__",
+    "apply_fixed_architecture",
+    "extension_info",
+    "has_extension",
+    "ops",
+]

@@ -1,0 +1,1 @@
+"""Search algorithms on the NNI v1 API, mirroring ``nni.algorithms.nas.pytorch``."""

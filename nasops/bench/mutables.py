@@ -1,0 +1,205 @@
+"""Per-call cost of the mutables: nasops' decision path against NNI v1's reduction path.
+
+The baseline is the very same model and decisions driven by NNI's ``_select_with_mask`` and
+``_tensor_reduction``, re-implemented as NNI writes them (a Python ``if m`` per mask element,
+``x * m`` per weighted branch, Python ``sum``). Every function returns a plain dict of medians
+in microseconds, so ``nasops bench`` and ``benchmarks/bench_mutables.py`` report the same numbers.
+"""
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasops.mutables import InputChoice, LayerChoice
+from nasops.mutator import Mutator
+
+
+class FixedMasks(Mutator):
+    """Decides every key with the masks it is given (``masks`` may be a callable)."""
+
+    def __init__(self, model: nn.Module, masks: dict[str, Any] | Callable[[], dict]) -> None:
+        super().__init__(model)
+        self._masks = masks
+
+    def sample_search(self) -> dict[str, Any]:
+        return self._masks() if callable(self._masks) else dict(self._masks)
+
+    def sample_final(self) -> dict[str, Any]:
+        return self.sample_search()
+
+
+class NNIPathMasks(FixedMasks):
+    """The baseline: the same decisions, reduced the way NNI v2.8's ``Mutator`` does."""
+
+    def on_forward_layer_choice(self, mutable: LayerChoice, *args: Any, **kwargs: Any) -> Any:
+        mask = self._cache[mutable.key]
+        assert len(mask) == len(mutable)
+        out, mask = self._nni_select(
+            lambda op, a, k: op(*a, **k), [(op, args, kwargs) for op in mutable], mask
+        )
+        return self._nni_reduce(mutable.reduction, out), mask
+
+    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list) -> Any:
+        mask = self._cache[mutable.key]
+        assert len(mask) == mutable.n_candidates
+        out, mask = self._nni_select(lambda x: x, [(t,) for t in tensor_list], mask)
+        return self._nni_reduce(mutable.reduction, out), mask
+
+    @staticmethod
+    def _nni_select(map_fn: Callable, candidates: list, mask: torch.Tensor) -> tuple:
+        if "BoolTensor" in mask.type():
+            out = [map_fn(*cand) for cand, m in zip(candidates, mask, strict=False) if m]
+        elif "FloatTensor" in mask.type():
+            out = [map_fn(*cand) * m for cand, m in zip(candidates, mask, strict=False) if m]
+        else:
+            raise ValueError(f"Unrecognized mask '{mask}'")
+        return out, mask
+
+    @staticmethod
+    def _nni_reduce(reduction: str, tensors: list) -> Any:
+        if reduction == "none":
+            return tensors
+        if not tensors:
+            return None
+        if len(tensors) == 1:
+            return tensors[0]
+        if reduction == "sum":
+            return sum(tensors)
+        if reduction == "mean":
+            return sum(tensors) / len(tensors)
+        if reduction == "concat":
+            return torch.cat(tensors, dim=1)
+        raise ValueError(f'Unrecognized reduction policy: "{reduction}"')
+
+
+def median_us(fn: Callable[[], Any], number: int, repeat: int) -> float:
+    """Median over ``repeat`` runs of the mean time of ``number`` calls of ``fn``, in µs."""
+    fn()
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in range(number):
+            fn()
+        runs.append((time.perf_counter_ns() - start) / number / 1e3)
+    return statistics.median(runs)
+
+
+PATHS = {"direct": None, "nasops": FixedMasks, "nni_path": NNIPathMasks}
+
+
+def layer_choice_case(path: str, n_candidates: int = 4) -> Callable[[], Any]:
+    """One call of a hard-mask LayerChoice over small Linear layers, on ``path`` ("direct":
+    the chosen layer itself, "nasops", or "nni_path")."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 8)
+    lc = LayerChoice([nn.Linear(8, 8) for _ in range(n_candidates)], key="lc")
+    if PATHS[path] is None:
+        return lambda: lc[1](x)
+    mutator = PATHS[path](
+        nn.Sequential(lc), {"lc": F.one_hot(torch.tensor(1), n_candidates).bool()}
+    )
+    mutator.reset()
+    return lambda: lc(x)
+
+
+def input_choice_case(path: str, n_candidates: int = 4) -> Callable[[], Any]:
+    """One call of a hard-mask InputChoice summing 2 of ``n_candidates`` small tensors
+    ("direct": the sum of those two)."""
+    xs = [torch.randn(4, 8) for _ in range(n_candidates)]
+    ic = InputChoice(n_candidates, key="ic")
+    if PATHS[path] is None:
+        return lambda: xs[0] + xs[2]
+    mask = torch.zeros(n_candidates, dtype=torch.bool)
+    mask[[0, 2]] = True
+    mutator = PATHS[path](nn.Sequential(ic), {"ic": mask})
+    mutator.reset()
+    return lambda: ic(xs)
+
+
+def _overhead(case: Callable[[str], Callable], number: int, repeat: int) -> dict[str, float]:
+    with torch.no_grad():
+        direct, ours, nni = (median_us(case(p), number, repeat) for p in PATHS)
+    return {
+        "direct_us": direct,
+        "nasops_us": ours,
+        "nni_path_us": nni,
+        "nasops_overhead_us": ours - direct,
+        "nni_path_overhead_us": nni - direct,
+        "overhead_ratio": (nni - direct) / max(ours - direct, 1e-3),
+    }
+
+
+def layer_choice_overhead(number: int = 2000, repeat: int = 15) -> dict[str, float]:
+    """Medians (µs) of :func:`layer_choice_case` on every path, and the overheads."""
+    return _overhead(layer_choice_case, number, repeat)
+
+
+def input_choice_overhead(number: int = 2000, repeat: int = 15) -> dict[str, float]:
+    """Medians (µs) of :func:`input_choice_case` on every path, and the overheads."""
+    return _overhead(input_choice_case, number, repeat)
+
+
+class DartsCell(nn.Module):
+    """A DARTS-style cell: every node sums one LayerChoice per earlier state (InputChoice)."""
+
+    def __init__(self, channels: int, num_nodes: int = 4) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList()
+        self.inputs = nn.ModuleList()
+        for node in range(num_nodes):
+            edges = nn.ModuleList(
+                LayerChoice(_darts_ops(channels), key=f"n{node}_e{i}") for i in range(node + 2)
+            )
+            self.edges.append(edges)
+            self.inputs.append(InputChoice(node + 2, key=f"n{node}_in"))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        states = [s0, s1]
+        for edges, choice in zip(self.edges, self.inputs, strict=True):
+            states.append(choice([op(s) for op, s in zip(edges, states, strict=False)]))
+        return torch.cat(states[2:], dim=1)
+
+
+def _darts_ops(channels: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
+        nn.Conv2d(channels, channels, 3, padding=2, dilation=2, groups=channels, bias=False),
+        nn.MaxPool2d(3, stride=1, padding=1),
+        nn.AvgPool2d(3, stride=1, padding=1),
+        nn.Identity(),
+    ]
+
+
+def darts_cell_case(path: str, channels: int = 8, size: int = 8, batch: int = 4) -> Callable:
+    """One DARTS search step (reset with softmax weights, forward, backward) of a cell on
+    ``path`` ("nasops" or "nni_path")."""
+    torch.manual_seed(0)
+    s0, s1 = torch.randn(batch, channels, size, size), torch.randn(batch, channels, size, size)
+    cell = DartsCell(channels)
+    alpha = {lc.key: torch.randn(6, requires_grad=True) for edges in cell.edges for lc in edges}
+
+    def masks() -> dict:
+        # DARTS: softmax over the candidates plus an implicit "zero" op, which is dropped.
+        decided = {k: F.softmax(a, -1)[:-1] for k, a in alpha.items()}
+        decided.update({c.key: torch.ones(c.n_candidates, dtype=torch.bool) for c in cell.inputs})
+        return decided
+
+    mutator = PATHS[path](cell, masks)
+
+    def step() -> None:
+        mutator.reset()
+        cell(s0, s1).sum().backward()
+
+    return step
+
+
+def darts_cell_step(number: int = 20, repeat: int = 11) -> dict[str, float]:
+    """Medians (µs) of :func:`darts_cell_case` on both paths, and the speed-up."""
+    ours = median_us(darts_cell_case("nasops"), number, repeat)
+    nni = median_us(darts_cell_case("nni_path"), number, repeat)
+    return {"nasops_us": ours, "nni_path_us": nni, "speedup": nni / ours}

@@ -1,0 +1,1 @@
+"""Import-path compatibility layers for code written against other NAS libraries."""

@@ -1,0 +1,98 @@
+"""Run unmodified NNI v1 NAS code on nasops: ``install()`` makes ``nni.nas.pytorch`` nasops.
+
+After ``nasops.compat.nni.install()``, ``import nni.nas.pytorch.mutables`` (and ``base_mutator``,
+``mutator``, ``fixed``, ``utils``, and the algorithms as ``nni.algorithms.nas.pytorch.<name>``
+or v1's ``nni.nas.pytorch.<name>``) resolve to the nasops modules through ``sys.modules``.
+Nothing is installed on disk, and a real ``nni`` package is never imported or modified.
+"""
+
+import importlib
+import pkgutil
+import sys
+import types
+
+import nasops
+from nasops import algorithms
+
+_MARK = "__nasops_compat__"
+# NNI v1 module path (under nni.nas.pytorch) → nasops module.
+_CORE = {
+    "mutables": "nasops.mutables",
+    "base_mutator": "nasops.base_mutator",
+    "mutator": "nasops.mutator",
+    "fixed": "nasops.fixed",
+    "utils": "nasops.utils",
+}
+# Empty packages that only hold the aliases.
+_PACKAGES = ("nni", "nni.nas", "nni.algorithms", "nni.algorithms.nas", "nni.algorithms.nas.pytorch")
+# What NNI 2.x's ``nni/nas/pytorch/__init__.py`` exports that nasops has.
+_TOP_LEVEL = (
+    "BaseMutator",
+    "Mutator",
+    "Mutable",
+    "LayerChoice",
+    "InputChoice",
+    "apply_fixed_architecture",
+)
+
+
+def available_algorithms() -> list[str]:
+    """The algorithm packages of ``nasops.algorithms`` (each aliased under both NNI paths)."""
+    return sorted(info.name for info in pkgutil.iter_modules(algorithms.__path__) if info.ispkg)
+
+
+def is_installed() -> bool:
+    """Whether ``nni`` in ``sys.modules`` is this alias."""
+    return getattr(sys.modules.get("nni"), _MARK, False)
+
+
+def install() -> None:
+    """Alias the NNI v1 NAS module paths to nasops (idempotent).
+
+    Raises:
+        RuntimeError: a real ``nni`` is already imported; aliasing would mix two
+            implementations in one process.
+    """
+    if is_installed():
+        return
+    if "nni" in sys.modules:
+        raise RuntimeError(
+            "nasops.compat.nni.install(): a real 'nni' package is already imported "
+            f"(from {getattr(sys.modules['nni'], '__file__', '?')}); call install() before "
+            "anything imports nni, or use nni itself"
+        )
+    modules = {name: _package(name) for name in _PACKAGES}
+    pytorch = modules["nni.nas.pytorch"] = _package("nni.nas.pytorch")
+    for name in _TOP_LEVEL:
+        setattr(pytorch, name, getattr(nasops, name))
+    for short, target in _CORE.items():
+        modules[f"nni.nas.pytorch.{short}"] = importlib.import_module(target)
+    for algo in available_algorithms():
+        package = importlib.import_module(f"nasops.algorithms.{algo}")
+        for prefix in ("nni.algorithms.nas.pytorch", "nni.nas.pytorch"):
+            modules[f"{prefix}.{algo}"] = package
+            modules[f"{prefix}.{algo}.mutator"] = importlib.import_module(
+                f"nasops.algorithms.{algo}.mutator"
+            )
+    # ``import a.b.c`` binds ``a`` and reads ``a.b.c`` as attributes: link each alias to its
+    # parent. Aliased nasops modules are shared, so only the fresh packages get attributes.
+    for name, module in modules.items():
+        parent, _, child = name.rpartition(".")
+        if parent and getattr(modules[parent], _MARK, False):
+            setattr(modules[parent], child, module)
+    sys.modules.update(modules)
+
+
+def uninstall() -> None:
+    """Remove every alias made by :func:`install` (a no-op when not installed)."""
+    if not is_installed():
+        return
+    for name in [n for n in sys.modules if n == "nni" or n.startswith("nni.")]:
+        del sys.modules[name]
+
+
+def _package(name: str) -> types.ModuleType:
+    module = types.ModuleType(name, f"nasops alias of NNI's '{name}' (nasops.compat.nni)")
+    module.__path__ = []  # a package, so unknown submodules fail with ModuleNotFoundError
+    setattr(module, _MARK, True)
+    return module

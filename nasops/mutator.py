@@ -1,0 +1,194 @@
+"""``Mutator``: a mutator driven by a decision dict (key → mask), as in NNI v1.
+
+Subclasses implement ``sample_search`` (decisions while searching) and ``sample_final`` (the
+architecture to export). ``reset()`` samples and turns every mask into a
+:class:`~nasops._decision.Decision` at once, so the mutables' forward passes only index Python
+lists and reduce through the fused ops: a mutator written against NNI's API, returning mask
+tensors, gets this without change.
+"""
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasops._arch_format import to_human_readable
+from nasops._decision import Decision, compile_decision
+from nasops._reduction import reduce_all, reduce_selected
+from nasops.base_mutator import BaseMutator
+from nasops.mutables import InputChoice, LayerChoice, Mutable
+
+_logger = logging.getLogger("nasops.mutator")
+
+
+class Mutator(BaseMutator):
+    """A mutator whose decisions are a dict from mutable key to mask.
+
+    A mask has one entry per candidate: a bool selects, a float selects when non-zero and
+    weights the candidate's output (gradients reach the mask). See
+    :data:`nasops._decision.ACCEPTED_MASKS` for the accepted forms.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
+        self._cache: dict[str, Any] = {}
+        self._connect_all = False
+        self._decisions: dict[str, Decision] = {}
+
+    def sample_search(self) -> dict[str, Any]:
+        """Decide every LayerChoice and InputChoice for the next search step; key → mask."""
+        raise NotImplementedError
+
+    def sample_final(self) -> dict[str, Any]:
+        """Decide the final architecture (read by ``export()``); key → mask."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Sample (``sample_search``) and prepare the decisions the next forward passes use."""
+        self._cache = self.sample_search()
+        self._decisions = {}
+        for key, mask in self._cache.items():
+            try:
+                self._decisions[key] = compile_decision(mask, key)
+            except ValueError:
+                # NNI reports a bad mask when its mutable runs (and a decision for an unused key
+                # is never looked at): leave it to forward, which raises the same error.
+                continue
+
+    def export(self) -> dict[str, Any]:
+        """Call ``sample_final()`` (again: a fresh sample for random mutators, as in NNI) and
+        convert each decision to its human-readable form, in search-space order."""
+        sampled = dict(self.sample_final())
+        result = {}
+        for mutable in self.mutables:
+            if isinstance(mutable, (LayerChoice, InputChoice)):
+                result[mutable.key] = to_human_readable(mutable, sampled.pop(mutable.key))
+        if sampled:
+            raise ValueError(f"Unexpected keys returned from 'sample_final()': {list(sampled)}")
+        return result
+
+    def status(self) -> dict[str, Any]:
+        """The current decisions with tensors and arrays converted to lists."""
+        data = {}
+        for key, value in self._cache.items():
+            if torch.is_tensor(value):
+                value = value.detach().cpu().tolist()
+            if isinstance(value, np.ndarray):
+                value = value.astype(np.float32).tolist()
+            data[key] = value
+        return data
+
+    def graph(self, inputs: Any) -> dict[str, Any]:
+        """The supernet as a TensorBoard GraphDef dict, every candidate connected.
+
+        Adds ``result["mutable"][key]``: for each mutable with that key, its module path as
+        ``[{"type": ..., "name": ...}, ...]`` from the model down. Needs ``tensorboard``.
+        """
+        try:
+            from google.protobuf import json_format
+            from torch.utils.tensorboard._pytorch_graph import graph as build_graph
+        except ImportError as error:
+            raise ImportError(
+                "Mutator.graph() needs tensorboard (pip install tensorboard)"
+            ) from error
+        self._connect_all = True
+        try:
+            graph_def, _ = build_graph(self.model, inputs, verbose=False)
+        finally:
+            self._connect_all = False
+        result = json_format.MessageToDict(graph_def)
+        result["mutable"] = self.mutable_paths()
+        return result
+
+    def mutable_paths(self) -> dict[str, list[list[dict[str, str]]]]:
+        """For each key, the module path of every mutable with that key (``graph()``'s map)."""
+        paths: dict[str, list] = defaultdict(list)
+        for mutable in self.undedup_mutables:
+            module: nn.Module = self.model
+            path = [{"type": type(module).__name__, "name": ""}]
+            for name in mutable.name.split("."):
+                module = getattr(module, name)
+                path.append({"type": type(module).__name__, "name": name})
+            paths[mutable.key].append(path)
+        return paths
+
+    def on_forward_layer_choice(
+        self, mutable: LayerChoice, *args: Any, **kwargs: Any
+    ) -> tuple[Any, torch.Tensor]:
+        """Run only the candidates the decision selects and reduce their outputs."""
+        if self._connect_all:
+            outputs = [op(*args, **kwargs) for op in mutable]
+            return reduce_all(outputs, mutable.reduction), torch.ones(len(mutable)).bool()
+        decision = self._decision_for(mutable, len(mutable))
+        modules, names = mutable._modules, mutable.names
+        outputs = [modules[names[i]](*args, **kwargs) for i in decision.indices]
+        return self._reduce(outputs, decision, mutable.reduction), decision.mask
+
+    def on_forward_input_choice(
+        self, mutable: InputChoice, tensor_list: list[torch.Tensor]
+    ) -> tuple[Any, torch.Tensor]:
+        """Pick the selected tensors and reduce them."""
+        if self._connect_all:
+            return (
+                reduce_all(tensor_list, mutable.reduction),
+                torch.ones(mutable.n_candidates).bool(),
+            )
+        decision = self._decision_for(mutable, mutable.n_candidates)
+        outputs = [tensor_list[i] for i in decision.indices]
+        return self._reduce(outputs, decision, mutable.reduction), decision.mask
+
+    def _decision_for(self, mutable: Mutable, size: int) -> Decision:
+        mask = self._get_decision(mutable)
+        decision = self._decisions.get(mutable.key)
+        if decision is None or not decision.describes(mask):
+            # The cache was set or changed without reset() (allowed in NNI): prepare it now.
+            decision = self._decisions[mutable.key] = compile_decision(mask, mutable.key)
+        if decision.length != size:
+            raise AssertionError(f"Invalid mask, expected {mask} to be of length {size}.")
+        return decision
+
+    @staticmethod
+    def _reduce(outputs: list[torch.Tensor], decision: Decision, reduction: str) -> Any:
+        weights = decision.weights
+        if weights is not None and outputs:
+            weights = decision.weights_on(outputs[0].device)
+        return reduce_selected(outputs, weights, reduction)
+
+    def _get_decision(self, mutable: Mutable) -> Any:
+        """The mask cached for ``mutable.key`` (shared by every mutable with that key)."""
+        try:
+            return self._cache[mutable.key]
+        except KeyError:
+            raise ValueError(f'"{mutable.key}" not found in decision cache.') from None
+
+    def _select_with_mask(
+        self, map_fn: Any, candidates: list[tuple], mask: Any
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """NNI's helper: ``map_fn(*candidate)`` for each selected candidate, times its weight
+        for a floating mask; returns the outputs and the mask as a tensor."""
+        decision = compile_decision(mask)
+        outputs = [map_fn(*candidates[i]) for i in decision.indices]
+        if decision.weights is not None:
+            outputs = reduce_selected(
+                outputs, decision.weights_on(outputs[0].device) if outputs else None, "none"
+            )
+        return outputs, decision.mask
+
+    def _tensor_reduction(self, reduction_type: str, tensor_list: list[torch.Tensor]) -> Any:
+        """NNI's helper: reduce already-selected (and already-weighted) tensors."""
+        return reduce_selected(tensor_list, None, reduction_type)
+
+    def _all_connect_tensor_reduction(
+        self, reduction_type: str, tensor_list: list[torch.Tensor]
+    ) -> Any:
+        """NNI's helper for connect-all mode (``graph()``); "mean" averages (fix 4)."""
+        return reduce_all(tensor_list, reduction_type)
+
+    def _convert_mutable_decision_to_human_readable(
+        self, mutable: LayerChoice | InputChoice, sampled: Any
+    ) -> Any:
+        """NNI's helper: one ``sample_final()`` value as ``export()`` writes it."""
+        return to_human_readable(mutable, sampled)
