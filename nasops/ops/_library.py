@@ -31,7 +31,7 @@ def _install() -> torch.library.Library:
             if not _has_kernel(name, key):
                 lib.impl(name, _fallback.KERNELS[name], key)
     _fake.register()
-    _autograd.register()
+    _autograd.register(lib)
     return lib
 
 
