@@ -2,6 +2,7 @@
 // streaming stores, and the fixed-order combination of per-chunk partial dot products.
 #pragma once
 
+#include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 
 #include "../element_math.h"
@@ -29,16 +30,20 @@ constexpr int64_t kStreamingBytes = int64_t{8} << 20;
 // Parallel lanes of a dot product, so the compiler vectorizes it without reordering sums.
 constexpr int64_t kLanes = 16;
 
-// The weights as `acc` values on the host, times `scale`; all `scale` when absent.
+// The weights as `acc` values on the host, times `scale`; all `scale` when absent. Read in
+// place (any floating dtype, any stride): no temporary tensor per call.
 template <typename acc>
 std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t k, double scale) {
   std::vector<acc> out(static_cast<size_t>(k), static_cast<acc>(scale));
   if (weights.has_value()) {
-    const at::Tensor w = weights->to(at::kDouble).contiguous();
-    const double* p = w.const_data_ptr<double>();
-    for (int64_t i = 0; i < k; ++i) {
-      out[i] = static_cast<acc>(p[i] * scale);
-    }
+    const at::Tensor& w = *weights;
+    const int64_t stride = w.stride(0);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, w.scalar_type(), "host_weights", [&] {
+      const scalar_t* p = w.const_data_ptr<scalar_t>();
+      for (int64_t i = 0; i < k; ++i) {
+        out[i] = static_cast<acc>(static_cast<double>(p[i * stride]) * scale);
+      }
+    });
   }
   return out;
 }

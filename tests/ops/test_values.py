@@ -105,3 +105,11 @@ def test_output_never_aliases_an_input(backend, device):
     out = nasops.ops.weighted_sum([x])
     assert out.data_ptr() != x.data_ptr()
     torch.testing.assert_close(out, x)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_strided_weights(backend, device, op):
+    xs = make_op_inputs(op, 3, (4, 5), torch.float32, device)
+    weights = torch.tensor([0.5, 9.0, -2.0, 9.0, 3.0], device=device)[::2]
+    assert not weights.is_contiguous()
+    assert_close(call(op, xs, weights), reference(op, xs, weights), torch.float32)
