@@ -71,26 +71,27 @@ def test_weight_gradient_only_when_weights_require_it(backend, device, op):
     assert all(x.grad is not None for x in xs)
 
 
-def test_sum_without_weights_returns_the_incoming_gradient_itself(backend, device):
-    xs = [torch.randn(3, 4, device=device, requires_grad=True) for _ in range(3)]
-    out = nasops.ops.weighted_sum(xs)
+def _gradients_reaching(xs, out):
+    """Backpropagate a random gradient from ``out``; return it and what each input received."""
     grad = torch.randn_like(out)
     seen = []
     for x in xs:
         x.register_hook(lambda g: seen.append(g))
     out.backward(grad)
-    assert all(g.data_ptr() == grad.data_ptr() for g in seen)
+    return grad, seen
+
+
+def test_sum_without_weights_returns_the_incoming_gradient_itself(backend, device):
+    xs = [torch.randn(3, 4, device=device, requires_grad=True) for _ in range(3)]
+    grad, seen = _gradients_reaching(xs, nasops.ops.weighted_sum(xs))
+    assert len(seen) == 3 and all(g.data_ptr() == grad.data_ptr() for g in seen)
 
 
 def test_concat_without_weights_returns_views_of_the_incoming_gradient(backend, device):
     xs = [torch.randn(3, 2 + i, device=device, requires_grad=True) for i in range(3)]
-    out = nasops.ops.weighted_concat(xs)
-    grad = torch.randn_like(out)
-    seen = []
-    for x in xs:
-        x.register_hook(lambda g: seen.append(g))
-    out.backward(grad)
-    assert all(g.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr() for g in seen)
+    grad, seen = _gradients_reaching(xs, nasops.ops.weighted_concat(xs))
+    storage = grad.untyped_storage().data_ptr()
+    assert len(seen) == 3 and all(g.untyped_storage().data_ptr() == storage for g in seen)
 
 
 def test_gradient_of_a_zero_weight_is_the_dot_product(backend, device):
