@@ -1,0 +1,1 @@
+"""Benchmark measurements shared by `nasops bench` and `benchmarks/`."""
