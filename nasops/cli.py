@@ -76,7 +76,7 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="K in {2,4,8}, N in {2^12, 2^24}, float32 only (about a minute on 2 cores)",
+        help="K in {2,4,8}, N in {2^12, 2^23}, float32 only (about a minute on 2 cores)",
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument(
