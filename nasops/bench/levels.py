@@ -84,6 +84,10 @@ def _run_ops(context: LevelContext) -> LevelResult:
             "forward+backward concat": "5·K·N·itemsize",
             "copy/triad": "STREAM-counted: 2·N·itemsize / 3·N·itemsize",
         },
+        "timing": "all methods of a case round-robin, each round starting at the next method; "
+        "median over the rounds; a sample repeats a call until it lasts >= 1 ms; one warm-up "
+        "call first; the result is freed inside the timed region; the first round at large N "
+        "(one call per sample) counts as a sample",
         "memory_method": memory.METHOD[torch.device(context.device).type],
         "input_shape": f"({sweep.ROWS}, N/{sweep.ROWS}); concat along dim 1",
     }

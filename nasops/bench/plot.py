@@ -31,6 +31,7 @@ def write_png(path: Path, rows: list[dict[str, Any]], title: str, reduction: str
     rows = [r for r in rows if r["reduction"] == reduction and r["dtype"] == dtype]
     modes = [m for m in ("forward", "forward+backward") if any(r["mode"] == m for r in rows)]
     ks = sorted({r["k"] for r in rows})
+    sizes = sorted({r["n_log2"] for r in rows})
     fig, axes = plt.subplots(
         len(modes), len(ks) + 1, figsize=(3.4 * (len(ks) + 1), 3.2 * len(modes)), squeeze=False
     )
@@ -46,6 +47,7 @@ def write_png(path: Path, rows: list[dict[str, Any]], title: str, reduction: str
                 label = "TRIAD" if method == "triad" else method
                 ax.plot(xs, ys, label=label, **STYLE.get(method, {}))
             ax.set_yscale("log")
+            ax.set_xticks(sizes)
             ax.set_title(f"{mode}, K={k}", fontsize=9)
             ax.set_xlabel("log2 N")
             if j == 0:
@@ -63,6 +65,7 @@ def write_png(path: Path, rows: list[dict[str, Any]], title: str, reduction: str
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", label=f"K={k}")
         ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_xticks(sizes)
         ax.set_title(f"{mode}: speed-up over {peer}", fontsize=9)
         ax.set_xlabel("log2 N")
         ax.legend(fontsize=7)
