@@ -25,6 +25,7 @@ def medians(request: pytest.FixtureRequest) -> dict:
     return request.config.stash.setdefault(MEDIANS, {})
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
 def pytest_terminal_summary(terminalreporter, config):
     recorded = config.stash.get(MEDIANS, {})
     triad = recorded.get("triad_gbs")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,17 @@ def _run_bench(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from nasops.bench import levels, machine, plot, report
+    from nasops.bench import levels
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print(
             "nasops bench: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr
         )
         return 2
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"nasops bench: --threads must be >= 1, got {args.threads}", file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
-    threads = torch.get_num_threads()
+    threads = torch.get_num_threads() if args.threads is None else args.threads
+    if threads < 1:
+        print(f"nasops bench: --threads must be >= 1, got {threads}", file=sys.stderr)
+        return 2
     names = [name.strip() for name in args.levels.split(",") if name.strip()]
     unknown = [name for name in names if name not in levels.LEVELS]
     if unknown:
@@ -146,12 +145,25 @@ def _run_bench(args: argparse.Namespace) -> int:
         n_log2=args.sizes,
         max_reps=args.max_reps,
     )
+    args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after a ten-minute run
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # fixed for the whole run, and recorded
+    try:
+        return _bench(args, names, context)
+    finally:
+        torch.set_num_threads(previous)  # main() called as a function leaves no trace
+
+
+def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
+    """Run the levels, write bench.json, bench.md and bench.png, print the headline."""
+    from nasops.bench import levels, machine, plot, report
+
+    threads = context.threads
     started = time.perf_counter()
     results = levels.run_levels(names, context)
     elapsed = time.perf_counter() - started
     info = machine.machine_info(args.device, threads, args.command_line)
     info["elapsed_s"] = round(elapsed, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
     payload = {
         "machine": info,
         "levels": {r.name: {"skipped": r.skipped, "info": r.info, "rows": r.rows} for r in results},

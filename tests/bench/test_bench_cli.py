@@ -1,21 +1,28 @@
 """``nasops bench --quick`` on tiny sizes writes a well-formed JSON, Markdown and PNG."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import torch
 
 from nasops.cli import main
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--sizes", "10", "--max-reps", "2", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("bench")
+    threads = torch.get_num_threads()
     assert main(["bench", "--quick", "--threads", "1", "--out", str(out), *TINY]) == 0
+    assert torch.get_num_threads() == threads, "nasops bench must restore the thread count"
     return out
 
 
@@ -85,3 +92,22 @@ def test_info_prints_the_backend_as_json(capsys) -> None:
     info = json.loads(capsys.readouterr().out)
     assert info["extension"]["backend"] in ("compiled", "fallback")
     assert info["threads"] >= 1
+
+
+def test_import_nasops_and_its_cli_never_import_matplotlib() -> None:
+    code = (
+        "import sys, nasops, nasops.cli, nasops.bench.levels; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_python_dash_m_nasops_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nasops", "info"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "backend:" in done.stdout
