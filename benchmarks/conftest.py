@@ -6,11 +6,24 @@ Run with ``pytest benchmarks --benchmark-only``. The default test run (``testpat
 
 import pytest
 
-from nasops.bench import targets
+from nasops.bench import allocator, targets
 from nasops.bench.sweep import Case
 
 # (mode, K) -> {method: median seconds}, and TRIAD's GB/s, filled in as benchmarks finish.
 MEDIANS = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--nasops-allocator",
+        choices=allocator.REGIMES,
+        default="default",
+        help="CPU allocator regime for the nasops benchmarks (see nasops/bench/allocator.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    allocator.set_regime(config.getoption("--nasops-allocator"))
 
 
 def pytest_collect_file(file_path, parent):
@@ -43,7 +56,10 @@ def pytest_terminal_summary(terminalreporter, config):
             )
     if not measured:
         return
-    terminalreporter.section("nasops speed targets (N = 2^24 float32, pytest-benchmark medians)")
+    regime = config.getoption("--nasops-allocator")
+    terminalreporter.section(
+        f"nasops speed targets (N = 2^24 float32, allocator {regime}, pytest-benchmark medians)"
+    )
     terminalreporter.write_line(
         "pytest-benchmark runs each benchmark's rounds back to back, so drift between them "
         "enters these ratios; `python benchmarks/bench_ops.py` measures them interleaved."

@@ -97,6 +97,13 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
         default="ops,mutables",
         help="comma-separated levels to run (default: ops,mutables)",
     )
+    parser.add_argument(
+        "--allocator",
+        default="default",
+        choices=["default", "reuse"],
+        help="CPU allocator regime: glibc as is, or reuse (no mmap: outputs cost no page "
+        "faults; where kernel bandwidth is read)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Testing overrides, not for measurements: N values (log2) and a cap on timed rounds.
     parser.add_argument("--sizes", type=_log2_list, default=None, help=argparse.SUPPRESS)
@@ -118,7 +125,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from nasops.bench import levels
+    from nasops.bench import allocator, levels
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print(
@@ -146,6 +153,11 @@ def _run_bench(args: argparse.Namespace) -> int:
         max_reps=args.max_reps,
     )
     args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after a ten-minute run
+    try:
+        allocator.set_regime(args.allocator)  # before the sweep allocates anything
+    except RuntimeError as error:
+        print(f"nasops bench: {error}", file=sys.stderr)
+        return 2
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)  # fixed for the whole run, and recorded
     try:
@@ -162,7 +174,7 @@ def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
     started = time.perf_counter()
     results = levels.run_levels(names, context)
     elapsed = time.perf_counter() - started
-    info = machine.machine_info(args.device, threads, args.command_line)
+    info = machine.machine_info(args.device, threads, args.command_line, args.allocator)
     info["elapsed_s"] = round(elapsed, 1)
     payload = {
         "machine": info,

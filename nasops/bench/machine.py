@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 import nasops
+from nasops.bench import allocator
 from nasops.bench.sweep import MMAP_THRESHOLD_MAX
 
 # Environment variables that change how big allocations are served (glibc tunables, an
@@ -48,32 +49,39 @@ def _memory_bytes() -> int | None:
     return None
 
 
-def allocator_regime() -> dict[str, Any]:
+def allocator_regime(regime: str = "default") -> dict[str, Any]:
     """How large CPU tensors are allocated: libc, tunables in the environment, the mmap rule."""
     env = {k: v for k, v in os.environ.items() if k.startswith(_ALLOCATOR_PREFIXES)}
-    try:
-        libc = os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError, AttributeError):
-        libc = None
-    if libc and not env:
-        regime = (
+    libc = allocator.glibc_version()
+    if regime == "reuse":
+        summary = (
+            "reuse: mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2 GiB) at start; freed blocks stay "
+            "mapped and are reused, so allocating an output costs no page faults"
+        )
+    elif libc and not env:
+        summary = (
             f"default {libc} malloc: blocks above the dynamic mmap threshold (128 KiB, rising "
             f"to at most {MMAP_THRESHOLD_MAX >> 20} MiB) are fresh mmapped, page-faulted memory; "
             "tensors of 32 MiB or more always are"
         )
     elif env:
-        regime = "allocator tuned by the environment: " + ", ".join(sorted(env))
+        summary = "allocator tuned by the environment: " + ", ".join(sorted(env))
     else:
-        regime = "not glibc: see the platform's allocator"
+        summary = "not glibc: see the platform's allocator"
+    if regime == "reuse" and env:
+        summary += "; environment also sets " + ", ".join(sorted(env))
     return {
+        "regime": regime,
         "libc": libc,
         "env": env,
         "mmap_threshold_max_bytes": MMAP_THRESHOLD_MAX,
-        "summary": regime,
+        "summary": summary,
     }
 
 
-def machine_info(device: str, threads: int, command: str) -> dict[str, Any]:
+def machine_info(
+    device: str, threads: int, command: str, regime: str = "default"
+) -> dict[str, Any]:
     """Everything needed to say where and how a result was measured."""
     info: dict[str, Any] = {
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -91,7 +99,7 @@ def machine_info(device: str, threads: int, command: str) -> dict[str, Any]:
         "device": device,
         "nasops": nasops.__version__,
         "nasops_extension": nasops.extension_info(),
-        "allocator": allocator_regime(),
+        "allocator": allocator_regime(regime),
     }
     if torch.device(device).type == "cuda":
         index = torch.cuda.current_device()

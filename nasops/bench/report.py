@@ -94,7 +94,7 @@ def _times(value: float | None) -> str:
 
 
 def _memory_table(cases: dict, rows: list[dict[str, Any]]) -> str:
-    n_log2 = max(row["n_log2"] for row in rows)
+    n_log2 = headline_n_log2(rows)
     dtype = "float32" if any(r["dtype"] == "float32" for r in rows) else rows[0]["dtype"]
     parts = [
         f"### Peak memory per call ({dtype}, N = 2^{n_log2}), in input tensors\n\n"
