@@ -203,7 +203,7 @@ def measure_case(
                 "n": case.n,
                 "n_log2": case.n_log2,
                 "tensor_bytes": tensor_bytes,
-                "above_mmap_threshold": tensor_bytes >= MMAP_THRESHOLD_MAX,
+                "mmapped_under_default_glibc": tensor_bytes >= MMAP_THRESHOLD_MAX,
                 "method": method.name,
                 "kind": method.kind,
                 "label": method.label,
