@@ -1,0 +1,234 @@
+"""The ``nasops`` command: one subcommand per tool (``info``, ``bench``; more to come).
+
+A subcommand is a ``Command``: a name, a help line, a function adding its arguments and a
+function running it. Adding one (``search``, ``ss-gen``, ``tune``) is one entry in
+``COMMANDS``; heavy imports stay inside the run functions so ``nasops --help`` is fast.
+"""
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ------------------------------------------------------------------------------------- info
+
+
+def _info_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    import torch
+
+    import nasops
+
+    info = {
+        "nasops": nasops.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "extension": nasops.extension_info(),
+    }
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    ext = info["extension"]
+    print(
+        f"nasops {info['nasops']}  torch {info['torch']}  threads {info['threads']}  "
+        f"cuda available: {info['cuda_available']}"
+    )
+    print(f"backend: {ext['backend']}" + (f" ({ext['reason']})" if ext.get("reason") else ""))
+    for key, value in ext.items():
+        if key not in ("backend", "reason"):
+            print(f"  {key}: {value}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ bench
+
+
+def _log2_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated powers of two, got {text!r}"
+        ) from None
+    if not values or any(v < 3 or v > 30 for v in values):
+        raise argparse.ArgumentTypeError(f"log2 N values must lie in [3, 30], got {text!r}")
+    return values
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="K in {2,4,8}, N in {2^12, 2^23}, float32 only (about a minute on 2 cores)",
+    )
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for the whole run (default: torch's current setting)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-out"),
+        help="folder for bench.json, bench.md and bench.png",
+    )
+    parser.add_argument(
+        "--levels",
+        default="ops,mutables",
+        help="comma-separated levels to run (default: ops,mutables)",
+    )
+    parser.add_argument(
+        "--allocator",
+        default="default",
+        choices=["default", "reuse"],
+        help="CPU allocator regime: glibc as is, or reuse (no mmap: outputs cost no page "
+        "faults; where kernel bandwidth is read)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # Testing overrides, not for measurements: N values (log2) and a cap on timed rounds.
+    parser.add_argument("--sizes", type=_log2_list, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--max-reps", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _missing_bench_extras() -> list[str]:
+    return [name for name in ("matplotlib", "tqdm") if importlib.util.find_spec(name) is None]
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    missing = _missing_bench_extras()
+    if missing:
+        print(
+            f"nasops bench: missing {', '.join(missing)}; install them with "
+            "`pip install 'nasops[bench]'`",
+            file=sys.stderr,
+        )
+        return 2
+    import torch
+
+    from nasops.bench import allocator, levels
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(
+            "nasops bench: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr
+        )
+        return 2
+    threads = torch.get_num_threads() if args.threads is None else args.threads
+    if threads < 1:
+        print(f"nasops bench: --threads must be >= 1, got {threads}", file=sys.stderr)
+        return 2
+    names = [name.strip() for name in args.levels.split(",") if name.strip()]
+    unknown = [name for name in names if name not in levels.LEVELS]
+    if unknown:
+        print(
+            f"nasops bench: unknown level(s) {unknown}; known: {list(levels.LEVELS)}",
+            file=sys.stderr,
+        )
+        return 2
+    context = levels.LevelContext(
+        quick=args.quick,
+        device=args.device,
+        threads=threads,
+        progress=not args.no_progress,
+        n_log2=args.sizes,
+        max_reps=args.max_reps,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after a ten-minute run
+    try:
+        allocator.set_regime(args.allocator)  # before the sweep allocates anything
+    except RuntimeError as error:
+        print(f"nasops bench: {error}", file=sys.stderr)
+        return 2
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # fixed for the whole run, and recorded
+    try:
+        return _bench(args, names, context)
+    finally:
+        torch.set_num_threads(previous)  # main() called as a function leaves no trace
+
+
+def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
+    """Run the levels, write bench.json, bench.md and bench.png, print the headline."""
+    from nasops.bench import levels, machine, plot, report
+
+    threads = context.threads
+    started = time.perf_counter()
+    results = levels.run_levels(names, context)
+    elapsed = time.perf_counter() - started
+    info = machine.machine_info(args.device, threads, args.command_line, args.allocator)
+    info["elapsed_s"] = round(elapsed, 1)
+    payload = {
+        "machine": info,
+        "levels": {r.name: {"skipped": r.skipped, "info": r.info, "rows": r.rows} for r in results},
+    }
+    report.write_json(args.out / "bench.json", payload)
+    (args.out / "bench.md").write_text(report.markdown(info, results))
+    ops_rows = next((r.rows for r in results if r.name == "ops" and r.rows), None)
+    if ops_rows:
+        title = (
+            f"{info['cpu_model']}, {threads} threads, torch {info['torch']}, "
+            f"nasops {info['nasops_extension']['backend']}"
+        )
+        plot.write_png(args.out / "bench.png", ops_rows, title)
+    for result in results:
+        if result.skipped:
+            print(f"level {result.name}: skipped ({result.skipped})")
+    if ops_rows:
+        print(report.ops_markdown(ops_rows).split("\n\n### ")[0])
+    print(f"\nwrote {args.out / 'bench.json'}, bench.md, bench.png in {elapsed:.0f} s")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- main
+
+COMMANDS: list[Command] = [
+    Command("info", "show the nasops build, torch version and threads", _info_arguments, _run_info),
+    Command(
+        "bench",
+        "benchmark the fused ops against the peers' reductions",
+        _bench_arguments,
+        _run_bench,
+    ),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nasops", description="One-shot neural architecture search on fused reductions."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["nasops", *argv])
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
