@@ -107,15 +107,18 @@ def layer_choice_case(path: str, n_candidates: int = 4) -> Callable[[], Any]:
     return lambda: lc(x)
 
 
-def input_choice_case(path: str, n_candidates: int = 4) -> Callable[[], Any]:
-    """One call of a hard-mask InputChoice summing 2 of ``n_candidates`` small tensors
-    ("direct": the sum of those two)."""
+def input_choice_case(path: str, n_candidates: int = 4, n_chosen: int = 1) -> Callable[[], Any]:
+    """One call of a hard-mask InputChoice choosing ``n_chosen`` of ``n_candidates`` small
+    tensors and summing them ("direct": the chosen tensor, or the sum of the chosen ones)."""
     xs = [torch.randn(4, 8) for _ in range(n_candidates)]
-    ic = InputChoice(n_candidates, key="ic")
+    chosen = list(range(0, 2 * n_chosen, 2))
+    ic = InputChoice(n_candidates, n_chosen=n_chosen, key="ic")
     if PATHS[path] is None:
-        return lambda: xs[0] + xs[2]
+        if n_chosen == 1:
+            return lambda: xs[chosen[0]]
+        return lambda: sum(xs[i] for i in chosen[1:]) + xs[chosen[0]]
     mask = torch.zeros(n_candidates, dtype=torch.bool)
-    mask[[0, 2]] = True
+    mask[chosen] = True
     mutator = PATHS[path](nn.Sequential(ic), {"ic": mask})
     mutator.reset()
     return lambda: ic(xs)
@@ -139,9 +142,11 @@ def layer_choice_overhead(number: int = 2000, repeat: int = 15) -> dict[str, flo
     return _overhead(layer_choice_case, number, repeat)
 
 
-def input_choice_overhead(number: int = 2000, repeat: int = 15) -> dict[str, float]:
+def input_choice_overhead(
+    number: int = 2000, repeat: int = 15, n_chosen: int = 1
+) -> dict[str, float]:
     """Medians (µs) of :func:`input_choice_case` on every path, and the overheads."""
-    return _overhead(input_choice_case, number, repeat)
+    return _overhead(lambda p: input_choice_case(p, n_chosen=n_chosen), number, repeat)
 
 
 class DartsCell(nn.Module):
@@ -175,11 +180,18 @@ def _darts_ops(channels: int) -> list[nn.Module]:
     ]
 
 
-def darts_cell_case(path: str, channels: int = 8, size: int = 8, batch: int = 4) -> Callable:
+# (batch, channels, height and width) of the cell's states: "tiny" is overhead-bound, "darts"
+# has the channels and resolution of the first cells of DARTS' CIFAR-10 search (batch 8).
+CELL_SHAPES = {"tiny": (4, 8, 8, 8), "darts": (8, 16, 32, 32)}
+
+
+def darts_cell_case(path: str, shape: str = "tiny") -> Callable:
     """One DARTS search step (reset with softmax weights, forward, backward) of a cell on
-    ``path`` ("nasops" or "nni_path")."""
+    ``path`` ("nasops" or "nni_path"), with states of :data:`CELL_SHAPES` ``[shape]``."""
     torch.manual_seed(0)
-    s0, s1 = torch.randn(batch, channels, size, size), torch.randn(batch, channels, size, size)
+    batch, channels, height, width = CELL_SHAPES[shape]
+    s0 = torch.randn(batch, channels, height, width)
+    s1 = torch.randn(batch, channels, height, width)
     cell = DartsCell(channels)
     alpha = {lc.key: torch.randn(6, requires_grad=True) for edges in cell.edges for lc in edges}
 
@@ -198,8 +210,49 @@ def darts_cell_case(path: str, channels: int = 8, size: int = 8, batch: int = 4)
     return step
 
 
-def darts_cell_step(number: int = 20, repeat: int = 11) -> dict[str, float]:
+def darts_cell_step(shape: str = "tiny", number: int = 20, repeat: int = 11) -> dict[str, float]:
     """Medians (µs) of :func:`darts_cell_case` on both paths, and the speed-up."""
-    ours = median_us(darts_cell_case("nasops"), number, repeat)
-    nni = median_us(darts_cell_case("nni_path"), number, repeat)
+    ours = median_us(darts_cell_case("nasops", shape), number, repeat)
+    nni = median_us(darts_cell_case("nni_path", shape), number, repeat)
     return {"nasops_us": ours, "nni_path_us": nni, "speedup": nni / ours}
+
+
+def run_level(context: Any) -> list[dict[str, Any]]:
+    """The rows of the ``mutables`` level of ``nasops bench``: call overheads (no grad, small
+    tensors) and DARTS cell steps, each against NNI's path measured in the same run.
+
+    ``nni_path / nasops`` is the overhead ratio for a call and the speed-up for a step.
+    """
+    scale = 4 if context.quick else 1
+    calls = {
+        "LayerChoice, 1 of 4": lambda: layer_choice_overhead(2000 // scale, 15),
+        "InputChoice, 1 of 4": lambda: input_choice_overhead(2000 // scale, 15, n_chosen=1),
+        "InputChoice, 2 of 4 summed": lambda: input_choice_overhead(2000 // scale, 15, 2),
+    }
+    rows = []
+    for case, measure in calls.items():
+        r = measure()
+        rows.append(
+            {
+                "case": case,
+                "direct_us": r["direct_us"],
+                "nasops_us": r["nasops_us"],
+                "nni_path_us": r["nni_path_us"],
+                "nasops_overhead_us": r["nasops_overhead_us"],
+                "nni_path / nasops": r["overhead_ratio"],
+            }
+        )
+    steps = {"tiny": (20 // scale, 11), "darts": (3, 7 if context.quick else 11)}
+    for shape, (number, repeat) in steps.items():
+        r = darts_cell_step(shape, number, repeat)
+        rows.append(
+            {
+                "case": f"DARTS cell step, states {CELL_SHAPES[shape]}",
+                "direct_us": None,
+                "nasops_us": r["nasops_us"],
+                "nni_path_us": r["nni_path_us"],
+                "nasops_overhead_us": None,
+                "nni_path / nasops": r["speedup"],
+            }
+        )
+    return rows

@@ -3,7 +3,9 @@
 A lean ``torch.autograd.Function`` per op family rather than ``torch.library.register_autograd``:
 the generic wrapper flattens every call through pytrees and costs ~25 µs more per call, which
 dominates the many small reductions of a supernet. Calls that need no gradient go straight to
-the backend kernel. The backward runs the ``*_backward`` ops: one fused pass on the backend
+the backend kernel. ``nasops.ops`` calls the three kernels below directly (one boxing of the
+tensor list instead of three); ``torch.ops.nasops`` and torch.compile reach them through the
+dispatcher's Autograd key. The backward runs the ``*_backward`` ops: one fused pass on the backend
 that holds the tensors. Inputs are saved only when the weight gradient is needed; without
 weights the input gradient is ``g`` itself (sum), one shared ``g/K`` (mean) or views of ``g``
 (concat).
@@ -88,21 +90,21 @@ class _Concat(torch.autograd.Function):
         return (None, grad_w if ctx.weight_grad else None, *grads)
 
 
-def _weighted_sum(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
+def weighted_sum(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
     if _needs_grad(xs, weights):
         return _ScaledSum.apply(_ops.weighted_sum, 1.0, weights, *xs)
     with _below_autograd():
         return _ops.weighted_sum(xs, weights)
 
 
-def _weighted_mean(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
+def weighted_mean(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
     if _needs_grad(xs, weights):
         return _ScaledSum.apply(_ops.weighted_mean, 1.0 / len(xs), weights, *xs)
     with _below_autograd():
         return _ops.weighted_mean(xs, weights)
 
 
-def _weighted_concat(
+def weighted_concat(
     xs: list[torch.Tensor], weights: torch.Tensor | None, dim: int = 1
 ) -> torch.Tensor:
     if _needs_grad(xs, weights):
@@ -113,6 +115,6 @@ def _weighted_concat(
 
 def register(lib: torch.library.Library) -> None:
     """Register the autograd kernels of the three forward ops (called once, on import)."""
-    lib.impl("weighted_sum", _weighted_sum, "Autograd")
-    lib.impl("weighted_mean", _weighted_mean, "Autograd")
-    lib.impl("weighted_concat", _weighted_concat, "Autograd")
+    lib.impl("weighted_sum", weighted_sum, "Autograd")
+    lib.impl("weighted_mean", weighted_mean, "Autograd")
+    lib.impl("weighted_concat", weighted_concat, "Autograd")

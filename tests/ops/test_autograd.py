@@ -99,3 +99,13 @@ def test_gradient_of_a_zero_weight_is_the_dot_product(backend, device):
     weights = torch.tensor([0.0, 1.0], device=device, requires_grad=True)
     nasops.ops.weighted_sum(x, weights).sum().backward()
     assert weights.grad.tolist() == [8.0, 12.0]
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_gradcheck_through_the_dispatcher(backend, device, op):
+    # nasops.ops enters the autograd kernels directly; torch.ops.nasops reaches the same
+    # kernels through the dispatcher's Autograd key.
+    xs, weights = _leaves(op, 3, device)
+    fn = getattr(torch.ops.nasops, f"weighted_{op}")
+    assert torch.autograd.gradcheck(lambda *a: fn(list(a[:-1]), a[-1]), (*xs, weights))
+    assert torch.autograd.gradcheck(lambda *a: fn(list(a), None), tuple(xs))
