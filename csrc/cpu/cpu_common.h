@@ -37,7 +37,7 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
     const at::Tensor w = weights->to(at::kDouble).contiguous();
     const double* p = w.const_data_ptr<double>();
     for (int64_t i = 0; i < k; ++i) {
-      out[i] = static_cast<acc>(p[i] * scale);
+      out[i] = scaled_weight<acc>(p[i], scale);
     }
   }
   return out;
