@@ -67,6 +67,32 @@ def _nvcc_version(cuda_home: str) -> str | None:
     return None
 
 
+def _has_cudart(root: str) -> bool:
+    return any(os.path.exists(os.path.join(root, lib, "libcudart.so")) for lib in ("lib64", "lib"))
+
+
+def _toolkit_root(cuda_home: str) -> str:
+    """The toolkit folder. torch guesses it from where nvcc is found, which is wrong when
+    nvcc on PATH is a wrapper script (e.g. in /usr/local/bin); nvcc itself reports its TOP."""
+    if os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or _has_cudart(cuda_home):
+        return cuda_home
+    nvcc = os.path.join(cuda_home, "bin", "nvcc")
+    try:
+        out = subprocess.run(
+            [nvcc, "--dryrun", "-c", "-x", "cu", os.devnull, "-o", os.devnull],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return cuda_home
+    for line in (out.stderr + out.stdout).splitlines():
+        if line.startswith("#$ TOP="):
+            top = os.path.normpath(line.split("=", 1)[1].strip())
+            return top if _has_cudart(top) else cuda_home
+    return cuda_home
+
+
 def _cuda_decision() -> tuple[bool, str]:
     """Whether to build the CUDA kernels, and why."""
     switch = os.environ.get("NASOPS_CUDA")
@@ -81,14 +107,18 @@ def _cuda_decision() -> tuple[bool, str]:
         if switch == "1":
             _fail("NASOPS_CUDA=1 but nvcc was not found; set CUDA_HOME to the CUDA toolkit")
         return False, "nvcc not found"
-    nvcc = _nvcc_version(cuda_home)
+    root = _toolkit_root(cuda_home)
+    if root != cuda_home:
+        # Include and library paths of CUDAExtension are read from here at build time.
+        cpp_extension.CUDA_HOME = root
+    nvcc = _nvcc_version(root)
     if nvcc.split(".")[0] != torch.version.cuda.split(".")[0]:
         _fail(
             f"nvcc is CUDA {nvcc} but torch {torch.__version__} was built with CUDA "
             f"{torch.version.cuda}; install the toolkit whose major version matches torch, or "
             "build without CUDA kernels (NASOPS_CUDA=0)"
         )
-    return True, f"nvcc {nvcc}, torch CUDA {torch.version.cuda}"
+    return True, f"nvcc {nvcc} in {root}, torch CUDA {torch.version.cuda}"
 
 
 def _cuda_include_dirs() -> list[str]:
@@ -120,7 +150,10 @@ def _extension():
         sources += _sources("csrc/cuda/*.cu")
         kwargs["define_macros"].append(("NASOPS_WITH_CUDA", None))
         kwargs["include_dirs"] += _cuda_include_dirs()
-        flags = {"cxx": cxx_flags, "nvcc": [*opt, "--expt-relaxed-constexpr"]}
+        # --fmad=false: the kernels are memory bound, so fused multiply-adds buy nothing,
+        # and separately rounded products and sums give the CPU kernels' bits on x86-64.
+        nvcc_flags = [*opt, "--expt-relaxed-constexpr", "--fmad=false"]
+        flags = {"cxx": cxx_flags, "nvcc": nvcc_flags}
         ext = cpp_extension.CUDAExtension(sources=sources, extra_compile_args=flags, **kwargs)
     else:
         ext = cpp_extension.CppExtension(sources=sources, extra_compile_args=cxx_flags, **kwargs)

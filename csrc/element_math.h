@@ -22,6 +22,12 @@ C10_HOST_DEVICE inline scalar_t finish(acc_t<scalar_t> acc, acc_t<scalar_t> scal
   return static_cast<scalar_t>(acc * scale);
 }
 
+// A weight times the op's scale, formed in double and rounded once to the accumulation type.
+template <typename acc>
+C10_HOST_DEVICE inline acc scaled_weight(double w, double scale) {
+  return static_cast<acc>(w * scale);
+}
+
 // grad x_i = (scale·w_i)·g, with `scaled_w` = scale·w_i precomputed.
 template <typename scalar_t>
 C10_HOST_DEVICE inline scalar_t scale_grad(acc_t<scalar_t> scaled_w, scalar_t g) {

@@ -44,7 +44,7 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, w.scalar_type(), "host_weights", [&] {
       const scalar_t* p = w.const_data_ptr<scalar_t>();
       for (int64_t i = 0; i < k; ++i) {
-        out[i] = static_cast<acc>(static_cast<double>(p[i * stride]) * scale);
+        out[i] = scaled_weight<acc>(static_cast<double>(p[i * stride]), scale);
       }
     });
   }
