@@ -125,4 +125,29 @@ void check_backward(
       weights.device(), " but grad is on ", grad.device());
 }
 
+void check_concat_backward(
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    int64_t dim,
+    at::IntArrayRef sizes,
+    bool weight_grad) {
+  const char* op = "weighted_concat_backward";
+  check_backward(op, grad, xs, weights, weight_grad);
+  TORCH_CHECK_VALUE(
+      static_cast<int64_t>(sizes.size()) == weights.size(0), "nasops.", op, ": sizes has ",
+      sizes.size(), " entries but weights has ", weights.size(0));
+  TORCH_CHECK_VALUE(
+      0 <= dim && dim < grad.dim(), "nasops.", op, ": dim ", dim,
+      " is out of range for grad with ", grad.dim(), " dimensions");
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    TORCH_CHECK_VALUE(size >= 0, "nasops.", op, ": sizes must be non-negative, got ", sizes);
+    total += size;
+  }
+  TORCH_CHECK_VALUE(
+      total == grad.size(dim), "nasops.", op, ": sizes sum to ", total, " but grad has ",
+      grad.size(dim), " entries in dim ", dim);
+}
+
 }  // namespace nasops

@@ -28,4 +28,14 @@ void check_backward(
     const at::Tensor& weights,
     bool weight_grad);
 
+// weighted_concat_backward: check_backward, plus `sizes` (one per weight) that add up to
+// grad's extent in `dim`; a wrong call would otherwise read and write out of bounds.
+void check_concat_backward(
+    const at::Tensor& grad,
+    at::TensorList xs,
+    const at::Tensor& weights,
+    int64_t dim,
+    at::IntArrayRef sizes,
+    bool weight_grad);
+
 }  // namespace nasops

@@ -114,11 +114,8 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     at::IntArrayRef sizes,
     bool input_grads,
     bool weight_grad) {
-  check_backward("weighted_concat_backward", grad, xs, weights, weight_grad);
+  check_concat_backward(grad, xs, weights, dim, sizes, weight_grad);
   const int64_t k = weights.size(0);
-  TORCH_CHECK_VALUE(
-      static_cast<int64_t>(sizes.size()) == k, "nasops.weighted_concat_backward: sizes has ",
-      sizes.size(), " entries but weights has ", k);
   const at::Tensor g = grad.contiguous();
   const std::vector<at::Tensor> inputs = weight_grad ? contiguous(xs) : std::vector<at::Tensor>{};
   std::vector<at::Tensor> grads;

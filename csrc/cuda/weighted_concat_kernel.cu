@@ -258,23 +258,8 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     at::IntArrayRef sizes,
     bool input_grads,
     bool weight_grad) {
-  check_backward("weighted_concat_backward", grad, xs, weights, weight_grad);
+  check_concat_backward(grad, xs, weights, dim, sizes, weight_grad);
   const int64_t k = weights.size(0);
-  TORCH_CHECK_VALUE(
-      static_cast<int64_t>(sizes.size()) == k, "nasops.weighted_concat_backward: sizes has ",
-      sizes.size(), " entries but weights has ", k);
-  // The CPU kernel trusts dim and sizes (autograd passes the forward's); here an inconsistent
-  // call would read and write out of bounds on the device, so it is stopped.
-  TORCH_CHECK_VALUE(
-      0 <= dim && dim < grad.dim(), "nasops.weighted_concat_backward: dim ", dim,
-      " is out of range for grad with ", grad.dim(), " dimensions");
-  int64_t total = 0;
-  for (int64_t size : sizes) {
-    total += size;
-  }
-  TORCH_CHECK_VALUE(
-      total == grad.size(dim), "nasops.weighted_concat_backward: sizes sum to ", total,
-      " but grad has ", grad.size(dim), " entries in dim ", dim);
   const c10::cuda::CUDAGuard guard(grad.device());
   const at::Tensor g = grad.contiguous();
   const std::vector<at::Tensor> inputs = weight_grad ? contiguous(xs) : std::vector<at::Tensor>{};

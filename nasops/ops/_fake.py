@@ -7,7 +7,12 @@ dispatch here rather than to a real kernel.
 import torch
 
 from nasops.ops._layout import concat_shape, new_output, weight_grad_output
-from nasops.ops._validation import check_backward, check_concat_inputs, check_inputs
+from nasops.ops._validation import (
+    check_backward,
+    check_concat_backward,
+    check_concat_inputs,
+    check_inputs,
+)
 
 
 def _weighted_sum(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
@@ -49,7 +54,7 @@ def _weighted_concat_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    check_backward("weighted_concat_backward", grad, xs, weights, weight_grad)
+    check_concat_backward(grad, xs, weights, dim, sizes, weight_grad)
     grads = (
         [piece.new_empty(piece.shape) for piece in grad.split(sizes, dim)] if input_grads else []
     )

@@ -10,7 +10,12 @@ from collections.abc import Callable, Sequence
 import torch
 
 from nasops.ops._layout import accumulate_dtype, concat_shape, new_output, weight_grad_output
-from nasops.ops._validation import check_backward, check_concat_inputs, check_inputs
+from nasops.ops._validation import (
+    check_backward,
+    check_concat_backward,
+    check_concat_inputs,
+    check_inputs,
+)
 
 
 def _scaled_sum(
@@ -107,7 +112,7 @@ def weighted_concat_backward(
     input_grads: bool,
     weight_grad: bool,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    check_backward("weighted_concat_backward", grad, xs, weights, weight_grad)
+    check_concat_backward(grad, xs, weights, dim, sizes, weight_grad)
     pieces = grad.split(sizes, dim)
     return _input_and_weight_grads(
         pieces, xs, weights, 1.0, input_grads, weight_grad, lambda g: g.new_empty(g.shape)

@@ -132,3 +132,24 @@ def check_backward(
             _fail(op, f"xs[{i}] must have grad's dtype {grad.dtype} and device {grad.device}")
     if weights.device != grad.device:
         _fail(op, f"weights is on device {weights.device} but grad is on {grad.device}")
+
+
+def check_concat_backward(
+    grad: torch.Tensor,
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor,
+    dim: int,
+    sizes: Sequence[int],
+    weight_grad: bool,
+) -> None:
+    """``check_backward`` plus ``sizes`` (one per weight) adding up to grad's extent in ``dim``."""
+    op = "weighted_concat_backward"
+    check_backward(op, grad, xs, weights, weight_grad)
+    if len(sizes) != weights.shape[0]:
+        _fail(op, f"sizes has {len(sizes)} entries but weights has {weights.shape[0]}")
+    if not 0 <= dim < grad.dim():
+        _fail(op, f"dim {dim} is out of range for grad with {grad.dim()} dimensions")
+    if any(size < 0 for size in sizes):
+        _fail(op, f"sizes must be non-negative, got {list(sizes)}")
+    if sum(sizes) != grad.shape[dim]:
+        _fail(op, f"sizes sum to {sum(sizes)} but grad has {grad.shape[dim]} entries in dim {dim}")

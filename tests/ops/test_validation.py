@@ -176,3 +176,22 @@ def test_unknown_reduction_is_named():
         ),
     ):
         nasops.ops.reduce([_x(2)], None, "max")
+
+
+@pytest.mark.parametrize(
+    ("dim", "sizes", "message"),
+    [
+        (1, [1, 2], "sizes has 2 entries but weights has 3"),
+        (2, [1, 2, 3], "dim 2 is out of range for grad with 2 dimensions"),
+        (1, [1, 2, 4], "sizes sum to 7 but grad has 6 entries in dim 1"),
+        (1, [4, -1, 3], "sizes must be non-negative, got [4, -1, 3]"),
+    ],
+)
+def test_concat_backward_rejects_inconsistent_sizes(backend, dim, sizes, message):
+    # Autograd always passes consistent sizes; a direct call with wrong ones must not reach
+    # memory outside the tensors.
+    expected = "nasops.weighted_concat_backward: " + message
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        torch.ops.nasops.weighted_concat_backward(
+            _x(2, 6), [], torch.ones(3), dim, sizes, True, False
+        )
