@@ -16,6 +16,7 @@
 #endif
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace nasops::cpu {
@@ -51,33 +52,26 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
   return out;
 }
 
-// Outputs at least this large ask for transparent huge pages before their first touch.
-constexpr int64_t kHugePageBytes = int64_t{4} << 20;
-
-// A fresh large output is page-faulted on first touch, 4 KiB at a time, and at DRAM sizes
-// the faults cost more than the arithmetic. Asking the kernel for 2 MiB pages (Linux THP in
-// "madvise" mode; a no-op where THP is off or always on) cuts them 30-fold: 16385 -> 544
-// minor faults for a 64 MiB output, measured. Only the 2 MiB-aligned interior is advised, so
-// neighbouring allocations are untouched.
-inline void advise_huge_pages(const at::Tensor& t) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
-  if (bytes < kHugePageBytes) {
-    return;
-  }
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t last = (begin + static_cast<uintptr_t>(bytes)) & ~(kHuge - 1);
-  if (last > first) {
-    madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-  }
+// Whether the page holding `p` is mapped and backed already.
+inline bool page_resident(const void* p) {
+#if defined(__linux__)
+  const auto page_size = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t page = reinterpret_cast<uintptr_t>(p) & ~(page_size - 1);
+  unsigned char resident = 0;
+  return mincore(reinterpret_cast<void*>(page), 1, &resident) == 0 && (resident & 1) != 0;
+#else
+  return true;
 #endif
 }
 
-// Whether `out` (of `bytes` bytes) should be written with streaming stores.
+// Whether `out` (of `bytes` bytes) should be written with streaming stores. They pay off on
+// memory that is already mapped (a reused buffer): skipping the read-for-ownership saves a
+// stream. On a fresh mapping each page is zeroed by the kernel, into the cache, just before
+// the first store to it, so plain stores are faster there: a middle page tells the two apart
+// (the first one holds the allocator's header).
 inline bool use_streaming(const void* out, int64_t bytes) {
-  return bytes >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  return bytes >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+      page_resident(static_cast<const char*>(out) + bytes / 2);
 }
 
 // dst[j] = src[j] for a full tile, bypassing the cache where the ISA allows it. `dst` must

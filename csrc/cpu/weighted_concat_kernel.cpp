@@ -86,7 +86,6 @@ at::Tensor weighted_concat(
   if (out.numel() == 0) {
     return out;
   }
-  advise_huge_pages(out);
   const RowLayout layout(sizes, inner_size(out, dim));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_concat", [&] {
     using acc = acc_t<scalar_t>;
@@ -124,7 +123,6 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
       std::vector<int64_t> shape = g.sizes().vec();
       shape[dim] = sizes[t];
       grads.push_back(at::empty(shape, g.options()));
-      advise_huge_pages(grads.back());
     }
   }
   const int64_t n = g.numel();

@@ -97,7 +97,6 @@ at::Tensor scaled_sum(const char* op, at::TensorList xs, const std::optional<at:
   if (out.numel() == 0) {
     return out;
   }
-  advise_huge_pages(out);
   const double scale = mean ? 1.0 / static_cast<double>(xs.size()) : 1.0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_sum", [&] {
     sum_forward<scalar_t>(inputs, weights, scale, out);
@@ -171,7 +170,6 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
   if (input_grads) {
     for (int64_t t = 0; t < k; ++t) {
       grads.push_back(at::empty_like(g, at::MemoryFormat::Preserve));
-      advise_huge_pages(grads.back());
     }
   }
   std::vector<at::Tensor> inputs;
