@@ -224,10 +224,12 @@ def run_level(context: Any) -> list[dict[str, Any]]:
     ``nni_path / nasops`` is the overhead ratio for a call and the speed-up for a step.
     """
     scale = 4 if context.quick else 1
+    reps = context.max_reps  # a testing cap on repetitions (None: the defaults below)
+    calls_n, calls_r = (reps, reps) if reps else (2000 // scale, 15)
     calls = {
-        "LayerChoice, 1 of 4": lambda: layer_choice_overhead(2000 // scale, 15),
-        "InputChoice, 1 of 4": lambda: input_choice_overhead(2000 // scale, 15, n_chosen=1),
-        "InputChoice, 2 of 4 summed": lambda: input_choice_overhead(2000 // scale, 15, 2),
+        "LayerChoice, 1 of 4": lambda: layer_choice_overhead(calls_n, calls_r),
+        "InputChoice, 1 of 4": lambda: input_choice_overhead(calls_n, calls_r, n_chosen=1),
+        "InputChoice, 2 of 4 summed": lambda: input_choice_overhead(calls_n, calls_r, 2),
     }
     rows = []
     for case, measure in calls.items():
@@ -243,6 +245,8 @@ def run_level(context: Any) -> list[dict[str, Any]]:
             }
         )
     steps = {"tiny": (20 // scale, 11), "darts": (3, 7 if context.quick else 11)}
+    if reps:
+        steps = {shape: (1, reps) for shape in steps}
     for shape, (number, repeat) in steps.items():
         r = darts_cell_step(shape, number, repeat)
         rows.append(

@@ -61,7 +61,11 @@ def test_bench_json_records_each_level_even_when_skipped(quick_run) -> None:
     levels = json.loads((quick_run / "bench.json").read_text())["levels"]
     assert list(levels) == ["ops", "mutables"]
     mutables = levels["mutables"]
-    assert mutables["skipped"] or mutables["rows"]
+    assert not mutables["skipped"]
+    cases = [row["case"] for row in mutables["rows"]]
+    assert cases[:3] == ["LayerChoice, 1 of 4", "InputChoice, 1 of 4", "InputChoice, 2 of 4 summed"]
+    assert [c.split(",")[0] for c in cases[3:]] == ["DARTS cell step", "DARTS cell step"]
+    assert all(row["nasops_us"] > 0 and row["nni_path_us"] > 0 for row in mutables["rows"])
 
 
 def test_bench_markdown_states_the_machine_and_has_the_tables(quick_run) -> None:
