@@ -6,8 +6,6 @@ The baseline is the very same model and decisions driven by NNI's ``_select_with
 in microseconds, so ``nasops bench`` and ``benchmarks/bench_mutables.py`` report the same numbers.
 """
 
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasops.bench.timing import interleaved_medians
 from nasops.mutables import InputChoice, LayerChoice
 from nasops.mutator import Mutator
 
@@ -77,16 +76,13 @@ class NNIPathMasks(FixedMasks):
         raise ValueError(f'Unrecognized reduction policy: "{reduction}"')
 
 
-def median_us(fn: Callable[[], Any], number: int, repeat: int) -> float:
-    """Median over ``repeat`` runs of the mean time of ``number`` calls of ``fn``, in µs."""
-    fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter_ns() - start) / number / 1e3)
-    return statistics.median(runs)
+def interleaved_us(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median µs per call of each function, timed round-robin (``repeat`` rounds) so that
+    the machine's drift hits every path alike."""
+    for fn in fns.values():
+        fn()
+    timings = interleaved_medians(fns, min_reps=repeat, max_reps=repeat, budget_s=0.0)
+    return {name: t.median_s * 1e6 for name, t in timings.items()}
 
 
 PATHS = {"direct": None, "nasops": FixedMasks, "nni_path": NNIPathMasks}
@@ -124,9 +120,10 @@ def input_choice_case(path: str, n_candidates: int = 4, n_chosen: int = 1) -> Ca
     return lambda: ic(xs)
 
 
-def _overhead(case: Callable[[str], Callable], number: int, repeat: int) -> dict[str, float]:
+def _overhead(case: Callable[[str], Callable], repeat: int) -> dict[str, float]:
     with torch.no_grad():
-        direct, ours, nni = (median_us(case(p), number, repeat) for p in PATHS)
+        medians = interleaved_us({p: case(p) for p in PATHS}, repeat)
+    direct, ours, nni = (medians[p] for p in PATHS)
     return {
         "direct_us": direct,
         "nasops_us": ours,
@@ -137,16 +134,14 @@ def _overhead(case: Callable[[str], Callable], number: int, repeat: int) -> dict
     }
 
 
-def layer_choice_overhead(number: int = 2000, repeat: int = 15) -> dict[str, float]:
+def layer_choice_overhead(repeat: int = 15) -> dict[str, float]:
     """Medians (µs) of :func:`layer_choice_case` on every path, and the overheads."""
-    return _overhead(layer_choice_case, number, repeat)
+    return _overhead(layer_choice_case, repeat)
 
 
-def input_choice_overhead(
-    number: int = 2000, repeat: int = 15, n_chosen: int = 1
-) -> dict[str, float]:
+def input_choice_overhead(repeat: int = 15, n_chosen: int = 1) -> dict[str, float]:
     """Medians (µs) of :func:`input_choice_case` on every path, and the overheads."""
-    return _overhead(lambda p: input_choice_case(p, n_chosen=n_chosen), number, repeat)
+    return _overhead(lambda p: input_choice_case(p, n_chosen=n_chosen), repeat)
 
 
 class DartsCell(nn.Module):
@@ -210,10 +205,11 @@ def darts_cell_case(path: str, shape: str = "tiny") -> Callable:
     return step
 
 
-def darts_cell_step(shape: str = "tiny", number: int = 20, repeat: int = 11) -> dict[str, float]:
+def darts_cell_step(shape: str = "tiny", repeat: int = 11) -> dict[str, float]:
     """Medians (µs) of :func:`darts_cell_case` on both paths, and the speed-up."""
-    ours = median_us(darts_cell_case("nasops", shape), number, repeat)
-    nni = median_us(darts_cell_case("nni_path", shape), number, repeat)
+    paths = ("nasops", "nni_path")
+    medians = interleaved_us({p: darts_cell_case(p, shape) for p in paths}, repeat)
+    ours, nni = medians["nasops"], medians["nni_path"]
     return {"nasops_us": ours, "nni_path_us": nni, "speedup": nni / ours}
 
 
@@ -223,13 +219,11 @@ def run_level(context: Any) -> list[dict[str, Any]]:
 
     ``nni_path / nasops`` is the overhead ratio for a call and the speed-up for a step.
     """
-    scale = 4 if context.quick else 1
-    reps = context.max_reps  # a testing cap on repetitions (None: the defaults below)
-    calls_n, calls_r = (reps, reps) if reps else (2000 // scale, 15)
+    repeat = context.max_reps or (7 if context.quick else 15)
     calls = {
-        "LayerChoice, 1 of 4": lambda: layer_choice_overhead(calls_n, calls_r),
-        "InputChoice, 1 of 4": lambda: input_choice_overhead(calls_n, calls_r, n_chosen=1),
-        "InputChoice, 2 of 4 summed": lambda: input_choice_overhead(calls_n, calls_r, 2),
+        "LayerChoice, 1 of 4": lambda: layer_choice_overhead(repeat),
+        "InputChoice, 1 of 4": lambda: input_choice_overhead(repeat, n_chosen=1),
+        "InputChoice, 2 of 4 summed": lambda: input_choice_overhead(repeat, n_chosen=2),
     }
     rows = []
     for case, measure in calls.items():
@@ -244,11 +238,8 @@ def run_level(context: Any) -> list[dict[str, Any]]:
                 "nni_path / nasops": r["overhead_ratio"],
             }
         )
-    steps = {"tiny": (20 // scale, 11), "darts": (3, 7 if context.quick else 11)}
-    if reps:
-        steps = {shape: (1, reps) for shape in steps}
-    for shape, (number, repeat) in steps.items():
-        r = darts_cell_step(shape, number, repeat)
+    for shape in CELL_SHAPES:
+        r = darts_cell_step(shape, repeat)
         rows.append(
             {
                 "case": f"DARTS cell step, states {CELL_SHAPES[shape]}",
