@@ -89,16 +89,27 @@ class Mutator(BaseMutator):
         """
         try:
             from google.protobuf import json_format
-            from torch.utils.tensorboard._pytorch_graph import graph as build_graph
+            from tensorboard.compat.proto.graph_pb2 import GraphDef
+            from tensorboard.compat.proto.versions_pb2 import VersionDef
+            from torch.utils.tensorboard._pytorch_graph import parse
         except ImportError as error:
             raise ImportError(
                 "Mutator.graph() needs tensorboard (pip install tensorboard)"
             ) from error
         self._connect_all = True
+        was_training = self.model.training
         try:
-            graph_def, _ = build_graph(self.model, inputs, verbose=False)
+            self.model.eval()
+            # check_trace=False: the tracer's re-trace check compares TorchScript module types,
+            # and the mutables' mutator back-reference makes them differ between two traces
+            # (torch 2.x); the graph itself is the same.
+            trace = torch.jit.trace(self.model, inputs, check_trace=False)
+            torch._C._jit_pass_inline(trace.graph)
+            nodes = parse(trace.graph, trace, inputs)
         finally:
             self._connect_all = False
+            self.model.train(was_training)
+        graph_def = GraphDef(node=nodes, versions=VersionDef(producer=22))
         result = json_format.MessageToDict(graph_def)
         result["mutable"] = self.mutable_paths()
         return result
