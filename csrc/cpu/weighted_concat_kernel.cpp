@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "../checks.h"
 #include "../element_math.h"
+#include "../prepare.h"
 #include "cpu_common.h"
 
 namespace nasops::cpu {
@@ -50,43 +50,17 @@ struct RowLayout {
   }
 };
 
-int64_t inner_size(const at::Tensor& t, int64_t dim) {
-  int64_t inner = 1;
-  for (int64_t d = dim + 1; d < t.dim(); ++d) {
-    inner *= t.size(d);
-  }
-  return inner;
-}
-
-std::vector<at::Tensor> contiguous(at::TensorList ts) {
-  std::vector<at::Tensor> out;
-  out.reserve(ts.size());
-  for (const auto& t : ts) {
-    out.push_back(t.contiguous());
-  }
-  return out;
-}
-
 at::Tensor weighted_concat(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
     int64_t dim) {
-  dim = check_concat_inputs("weighted_concat", xs, weights, dim);
-  const std::vector<at::Tensor> inputs = contiguous(xs);
-  std::vector<int64_t> sizes;
-  for (const auto& x : inputs) {
-    sizes.push_back(x.size(dim));
+  ConcatProblem p = prepare_concat(xs, weights, dim);
+  if (p.out.numel() == 0) {
+    return p.out;
   }
-  std::vector<int64_t> shape = inputs[0].sizes().vec();
-  shape[dim] = 0;
-  for (int64_t size : sizes) {
-    shape[dim] += size;
-  }
-  at::Tensor out = at::empty(shape, inputs[0].options());
-  if (out.numel() == 0) {
-    return out;
-  }
-  const RowLayout layout(sizes, inner_size(out, dim));
+  const at::Tensor& out = p.out;
+  const std::vector<at::Tensor>& inputs = p.inputs;
+  const RowLayout layout(p.sizes, inner_size(out.sizes(), p.dim));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_concat", [&] {
     using acc = acc_t<scalar_t>;
     const std::vector<acc> w = host_weights<acc>(weights, static_cast<int64_t>(xs.size()), 1.0);
@@ -113,23 +87,16 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     at::IntArrayRef sizes,
     bool input_grads,
     bool weight_grad) {
-  check_concat_backward(grad, xs, weights, dim, sizes, weight_grad);
-  const int64_t k = weights.size(0);
-  const at::Tensor g = grad.contiguous();
-  const std::vector<at::Tensor> inputs = weight_grad ? contiguous(xs) : std::vector<at::Tensor>{};
-  std::vector<at::Tensor> grads;
-  if (input_grads) {
-    for (int64_t t = 0; t < k; ++t) {
-      std::vector<int64_t> shape = g.sizes().vec();
-      shape[dim] = sizes[t];
-      grads.push_back(at::empty(shape, g.options()));
-    }
-  }
+  BackwardProblem p = prepare_concat_backward(grad, xs, weights, dim, sizes, input_grads, weight_grad);
+  const int64_t k = p.k;
+  const at::Tensor& g = p.grad;
+  const std::vector<at::Tensor>& inputs = p.inputs;
+  std::vector<at::Tensor>& grads = p.grads;
   const int64_t n = g.numel();
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partials(static_cast<size_t>(chunks * k), 0.0);
-  if (n > 0 && (input_grads || weight_grad)) {
-    const RowLayout layout(sizes, inner_size(g, dim));
+  if (p.has_work()) {
+    const RowLayout layout(sizes, inner_size(g.sizes(), dim));
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "weighted_concat_backward", [&] {
       using acc = acc_t<scalar_t>;
       const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);

@@ -12,9 +12,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "../checks.h"
 #include "../element_math.h"
-#include "../layout.h"
+#include "../prepare.h"
 #include "cpu_common.h"
 
 namespace nasops::cpu {
@@ -85,23 +84,18 @@ void sum_forward(
   });
 }
 
-at::Tensor scaled_sum(const char* op, at::TensorList xs, const std::optional<at::Tensor>& weights,
-                      bool mean) {
-  check_inputs(op, xs, weights);
-  at::Tensor out = new_output(xs);
-  std::vector<at::Tensor> inputs;
-  inputs.reserve(xs.size());
-  for (const auto& x : xs) {
-    inputs.push_back(in_layout(x, out));
+at::Tensor scaled_sum(
+    const char* op,
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    bool mean) {
+  SumProblem p = prepare_sum(op, xs, weights, mean);
+  if (p.out.numel() > 0) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
+      sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
+    });
   }
-  if (out.numel() == 0) {
-    return out;
-  }
-  const double scale = mean ? 1.0 / static_cast<double>(xs.size()) : 1.0;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_sum", [&] {
-    sum_forward<scalar_t>(inputs, weights, scale, out);
-  });
-  return out;
+  return p.out;
 }
 
 at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weights) {
@@ -163,34 +157,19 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
     double scale,
     bool input_grads,
     bool weight_grad) {
-  check_backward("weighted_sum_backward", grad, xs, weights, weight_grad);
-  const int64_t k = weights.size(0);
-  const at::Tensor g = dense_or_contiguous(grad);
-  std::vector<at::Tensor> grads;
-  if (input_grads) {
-    for (int64_t t = 0; t < k; ++t) {
-      grads.push_back(at::empty_like(g, at::MemoryFormat::Preserve));
-    }
-  }
-  std::vector<at::Tensor> inputs;
-  if (weight_grad) {
-    for (const auto& x : xs) {
-      inputs.push_back(in_layout(x, g));
-    }
-  }
-  const int64_t n = g.numel();
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> partials(static_cast<size_t>(chunks * k), 0.0);
-  if (n > 0 && (input_grads || weight_grad)) {
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "weighted_sum_backward", [&] {
-      const auto scaled_w = host_weights<acc_t<scalar_t>>(weights, k, scale);
-      sum_backward<scalar_t>(g, inputs, scaled_w, grads, partials, chunks);
+  BackwardProblem p = prepare_sum_backward(grad, xs, weights, input_grads, weight_grad);
+  const int64_t chunks = (p.grad.numel() + kChunk - 1) / kChunk;
+  std::vector<double> partials(static_cast<size_t>(chunks * p.k), 0.0);
+  if (p.has_work()) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.grad.scalar_type(), "weighted_sum_backward", [&] {
+      const auto scaled_w = host_weights<acc_t<scalar_t>>(weights, p.k, scale);
+      sum_backward<scalar_t>(p.grad, p.inputs, scaled_w, p.grads, partials, chunks);
     });
   }
   at::Tensor grad_w = weight_grad
-      ? combine_partials(partials, chunks, k, scale, weights.options())
+      ? combine_partials(partials, chunks, p.k, scale, weights.options())
       : weights.new_empty({0});
-  return {grads, grad_w};
+  return {p.grads, grad_w};
 }
 
 }  // namespace

@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "../checks.h"
 #include "../element_math.h"
+#include "../prepare.h"
 #include "cuda_common.cuh"
 
 namespace nasops::cuda {
@@ -138,21 +138,6 @@ __global__ void __launch_bounds__(kThreads) concat_backward_kernel(
   }
 }
 
-int64_t outer_size(at::IntArrayRef shape, int64_t dim) {
-  int64_t outer = 1;
-  for (int64_t d = 0; d < dim; ++d) {
-    outer *= shape[d];
-  }
-  return outer;
-}
-
-int64_t inner_size(at::IntArrayRef shape, int64_t dim) {
-  int64_t inner = 1;
-  for (int64_t d = dim + 1; d < static_cast<int64_t>(shape.size()); ++d) {
-    inner *= shape[d];
-  }
-  return inner;
-}
 
 // The runs and offsets of all K inputs, plus the grid: one row per input of a launch, and
 // blocks enough for the largest input, sharing the device among the rows.
@@ -194,35 +179,21 @@ struct Plan {
   }
 };
 
-std::vector<at::Tensor> contiguous(at::TensorList ts) {
-  std::vector<at::Tensor> out;
-  out.reserve(ts.size());
-  for (const auto& t : ts) {
-    out.push_back(t.contiguous());
-  }
-  return out;
-}
 
 at::Tensor weighted_concat(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
     int64_t dim) {
-  dim = check_concat_inputs("weighted_concat", xs, weights, dim);
-  const c10::cuda::CUDAGuard guard(xs[0].device());
-  const std::vector<at::Tensor> inputs = contiguous(xs);
-  std::vector<int64_t> sizes;
-  for (const auto& x : inputs) {
-    sizes.push_back(x.size(dim));
+  ConcatProblem p = prepare_concat(xs, weights, dim);
+  const c10::cuda::CUDAGuard guard(p.out.device());
+  if (p.out.numel() == 0) {
+    return p.out;
   }
-  std::vector<int64_t> shape = inputs[0].sizes().vec();
-  shape[dim] = 0;
-  for (int64_t size : sizes) {
-    shape[dim] += size;
-  }
-  at::Tensor out = at::empty(shape, inputs[0].options());
-  if (out.numel() == 0) {
-    return out;
-  }
+  dim = p.dim;
+  const at::Tensor& out = p.out;
+  const std::vector<at::Tensor>& inputs = p.inputs;
+  const std::vector<int64_t>& sizes = p.sizes;
+  const at::IntArrayRef shape = out.sizes();
   const int64_t k = static_cast<int64_t>(inputs.size());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_concat", [&] {
@@ -258,20 +229,13 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     at::IntArrayRef sizes,
     bool input_grads,
     bool weight_grad) {
-  check_concat_backward(grad, xs, weights, dim, sizes, weight_grad);
-  const int64_t k = weights.size(0);
-  const c10::cuda::CUDAGuard guard(grad.device());
-  const at::Tensor g = grad.contiguous();
-  const std::vector<at::Tensor> inputs = weight_grad ? contiguous(xs) : std::vector<at::Tensor>{};
-  std::vector<at::Tensor> grads;
-  if (input_grads) {
-    for (int64_t t = 0; t < k; ++t) {
-      std::vector<int64_t> shape = g.sizes().vec();
-      shape[dim] = sizes[t];
-      grads.push_back(at::empty(shape, g.options()));
-    }
-  }
-  if (g.numel() == 0 || !(input_grads || weight_grad)) {
+  BackwardProblem p = prepare_concat_backward(grad, xs, weights, dim, sizes, input_grads, weight_grad);
+  const c10::cuda::CUDAGuard guard(p.grad.device());
+  const int64_t k = p.k;
+  const at::Tensor& g = p.grad;
+  const std::vector<at::Tensor>& inputs = p.inputs;
+  std::vector<at::Tensor>& grads = p.grads;
+  if (!p.has_work()) {
     at::Tensor grad_w = weight_grad ? at::zeros({k}, weights.options()) : weights.new_empty({0});
     return {grads, grad_w};
   }

@@ -18,9 +18,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "../checks.h"
 #include "../element_math.h"
-#include "../layout.h"
+#include "../prepare.h"
 #include "cuda_common.cuh"
 
 namespace nasops::cuda {
@@ -158,22 +157,14 @@ at::Tensor scaled_sum(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
     bool mean) {
-  check_inputs(op, xs, weights);
-  const c10::cuda::CUDAGuard guard(xs[0].device());
-  at::Tensor out = new_output(xs);
-  std::vector<at::Tensor> inputs;
-  inputs.reserve(xs.size());
-  for (const auto& x : xs) {
-    inputs.push_back(in_layout(x, out));
+  SumProblem p = prepare_sum(op, xs, weights, mean);
+  const c10::cuda::CUDAGuard guard(p.out.device());
+  if (p.out.numel() > 0) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
+      sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
+    });
   }
-  if (out.numel() == 0) {
-    return out;
-  }
-  const double scale = mean ? 1.0 / static_cast<double>(xs.size()) : 1.0;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_sum", [&] {
-    sum_forward<scalar_t>(inputs, weights, scale, out);
-  });
-  return out;
+  return p.out;
 }
 
 at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weights) {
@@ -333,24 +324,13 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
     double scale,
     bool input_grads,
     bool weight_grad) {
-  check_backward("weighted_sum_backward", grad, xs, weights, weight_grad);
-  const c10::cuda::CUDAGuard guard(grad.device());
-  const int64_t k = weights.size(0);
-  const at::Tensor g = dense_or_contiguous(grad);
-  std::vector<at::Tensor> grads;
-  if (input_grads) {
-    for (int64_t t = 0; t < k; ++t) {
-      grads.push_back(at::empty_like(g, at::MemoryFormat::Preserve));
-    }
-  }
-  std::vector<at::Tensor> inputs;
-  if (weight_grad) {
-    for (const auto& x : xs) {
-      inputs.push_back(in_layout(x, g));
-    }
-  }
-  const int64_t n = g.numel();
-  if (n == 0 || !(input_grads || weight_grad)) {
+  BackwardProblem p = prepare_sum_backward(grad, xs, weights, input_grads, weight_grad);
+  const c10::cuda::CUDAGuard guard(p.grad.device());
+  const int64_t k = p.k;
+  const at::Tensor& g = p.grad;
+  const std::vector<at::Tensor>& inputs = p.inputs;
+  std::vector<at::Tensor>& grads = p.grads;
+  if (!p.has_work()) {
     at::Tensor grad_w = weight_grad ? at::zeros({k}, weights.options()) : weights.new_empty({0});
     return {grads, grad_w};
   }
