@@ -9,7 +9,8 @@ import pytest
 from nasops.bench import allocator, targets
 from nasops.bench.sweep import Case
 
-# (mode, K) -> {method: median seconds}, and TRIAD's GB/s, filled in as benchmarks finish.
+# (mode, K) -> {method: median seconds}, the baselines' GB/s and the device type, filled in as
+# benchmarks finish.
 MEDIANS = pytest.StashKey[dict]()
 
 
@@ -19,6 +20,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=allocator.REGIMES,
         default="default",
         help="CPU allocator regime for the nasops benchmarks (see nasops/bench/allocator.py)",
+    )
+    parser.addoption(
+        "--nasops-device",
+        choices=["cpu", "cuda"],
+        default=None,
+        help="where the nasops benchmarks run (default: cuda when a GPU is present)",
     )
 
 
@@ -41,10 +48,11 @@ def medians(request: pytest.FixtureRequest) -> dict:
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
 def pytest_terminal_summary(terminalreporter, config):
     recorded = config.stash.get(MEDIANS, {})
-    triad = recorded.get("triad_gbs")
+    device_type = recorded.get("device_type", "cpu")
+    baseline = recorded.get("baseline_gbs", {}).get(targets.BANDWIDTH_BASELINE[device_type].name)
     measured = {}
     for key, by_method in recorded.items():
-        if key == "triad_gbs" or triad is None:
+        if not isinstance(key, tuple) or baseline is None:
             continue
         if "nasops" in by_method and "python_sum" in by_method:
             mode, k = key
@@ -52,16 +60,17 @@ def pytest_terminal_summary(terminalreporter, config):
                 by_method["nasops"],
                 by_method["python_sum"],
                 Case("sum", mode, "float32", k, targets.N_LOG2).useful_bytes(),
-                triad,
+                baseline,
             )
     if not measured:
         return
-    regime = config.getoption("--nasops-allocator")
+    regime = config.getoption("--nasops-allocator") if device_type == "cpu" else "caching"
     terminalreporter.section(
-        f"nasops speed targets (N = 2^24 float32, allocator {regime}, pytest-benchmark medians)"
+        f"nasops speed targets (N = 2^24 float32, {device_type}, allocator {regime}, "
+        "pytest-benchmark medians)"
     )
     terminalreporter.write_line(
         "pytest-benchmark runs each benchmark's rounds back to back, so drift between them "
         "enters these ratios; `python benchmarks/bench_ops.py` measures them interleaved."
     )
-    terminalreporter.write_line(targets.targets_table(measured))
+    terminalreporter.write_line(targets.targets_table(measured, device_type))

@@ -44,3 +44,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Name dtypes in test ids (``float32``, not ``dtype0``), so ``-k float32`` selects them."""
+    if isinstance(val, torch.dtype):
+        return str(val).removeprefix("torch.")
+    return None

@@ -183,7 +183,10 @@ def measure_case(
     )
     tensor_bytes = case.n * case.itemsize
     t_fused = timings["nasops"].median_s
-    triad_gbs = baselines.TRIAD.useful_bytes(case.n, case.itemsize) / timings["triad"].median_s
+    baseline_gbs = {
+        b.name: b.useful_bytes(case.n, case.itemsize) / timings[b.name].median_s
+        for b in baselines.BASELINES
+    }
     rows = []
     for method in todo:
         timing = timings[method.name]
@@ -215,7 +218,8 @@ def measure_case(
                 "calls_per_sample": timing.calls_per_sample,
                 "useful_bytes": nbytes,
                 "useful_gbs": gbs / 1e9,
-                "ratio_to_triad": gbs / triad_gbs,
+                "ratio_to_triad": gbs / baseline_gbs[baselines.TRIAD.name],
+                "ratio_to_copy": gbs / baseline_gbs[baselines.COPY.name],
                 # How many times faster the fused op ran than this method, in this run.
                 "fused_speedup": (None if method.kind == "baseline" else timing.median_s / t_fused),
                 "peak_bytes": peak,
