@@ -4,9 +4,11 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/macros/Macros.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
@@ -16,10 +18,9 @@
 
 namespace nasops::cuda {
 
-// Threads per block: 8 warps, so 8 blocks fill an SM's 2048 resident threads.
+// Threads per block: 8 warps.
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kBlocksPerSm = 2048 / kThreads;
 // Input pointers one launch carries by value. 32 keeps the largest argument struct near
 // 1 KiB, well under the 4 KiB kernel-parameter limit; larger K runs in several launches.
 constexpr int kMaxInputs = 32;
@@ -96,11 +97,21 @@ inline bool aligned(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % kPackBytes == 0;
 }
 
+// Blocks of kThreads that one SM keeps resident for `kernel`, as its registers and shared
+// memory allow. A grid-stride grid larger than the resident blocks runs in two waves, the
+// second mostly idle: a quarter of the bandwidth was lost that way on an H100.
+template <typename Kernel>
+int resident_blocks_per_sm(Kernel kernel) {
+  int blocks = 0;
+  C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0));
+  return std::max(blocks, 1);
+}
+
 // Blocks for `items` work items of one thread each: enough to cover them, at most the
-// device's resident blocks divided among `shares` grid rows (the kernels stride over the
-// rest). Fixed for a given device and size, which keeps the per-block partials, and so the
-// weight gradient, deterministic.
-int64_t grid_size(int64_t items, int64_t shares = 1);
+// blocks the device keeps resident (`blocks_per_sm` per SM) divided among `shares` grid rows;
+// the kernels stride over the rest. Fixed for a given device, kernel and size, which keeps the
+// per-block partials, and so the weight gradient, deterministic.
+int64_t grid_size(int64_t items, int blocks_per_sm, int64_t shares = 1);
 
 // The weights in the accumulation type on the device (a no-op for the usual float32 weights
 // of float32/half inputs): converted once per call, read in-kernel, never copied to the host.

@@ -101,14 +101,7 @@ __device__ __forceinline__ acc_t<scalar_t> concat_backward_input(
     const int64_t e = p * V;
     scalar_t gv[V];
     load<V>(gv, g + e + (e / run) * gap);
-    if (a.input_grads) {
-      scalar_t o[V];
-#pragma unroll
-      for (int j = 0; j < V; ++j) {
-        o[j] = scale_grad<scalar_t>(w, gv[j]);
-      }
-      store<V>(a.gx[t] + e, o);
-    }
+    // Both loads before the store, which the compiler cannot prove leaves x alone.
     if (a.weight_grad) {
       scalar_t x[V];
       load<V>(x, a.x[t] + e);
@@ -116,6 +109,14 @@ __device__ __forceinline__ acc_t<scalar_t> concat_backward_input(
       for (int j = 0; j < V; ++j) {
         dot = dot_term<scalar_t>(dot, gv[j], x[j]);
       }
+    }
+    if (a.input_grads) {
+      scalar_t o[V];
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        o[j] = scale_grad<scalar_t>(w, gv[j]);
+      }
+      store<V>(a.gx[t] + e, o);
     }
   }
   return dot;
@@ -148,7 +149,8 @@ struct Plan {
   int64_t row = 0;
   int64_t blocks = 0;
 
-  Plan(at::IntArrayRef sizes, int64_t outer_, int64_t inner, int pack) : outer(outer_) {
+  Plan(at::IntArrayRef sizes, int64_t outer_, int64_t inner, int pack, int blocks_per_sm)
+      : outer(outer_) {
     int64_t largest = 0;
     for (int64_t size : sizes) {
       offset.push_back(row);
@@ -157,7 +159,8 @@ struct Plan {
       largest = std::max(largest, outer * size * inner);
     }
     const auto k = static_cast<int64_t>(sizes.size());
-    blocks = grid_size(std::max<int64_t>(largest / pack, 1), std::min<int64_t>(k, kMaxInputs));
+    blocks = grid_size(
+        std::max<int64_t>(largest / pack, 1), blocks_per_sm, std::min<int64_t>(k, kMaxInputs));
   }
 
   // The slices of inputs [first, first + count); `aligned_at(t)` says whether input t's
@@ -200,7 +203,12 @@ at::Tensor weighted_concat(
     using acc = acc_t<scalar_t>;
     constexpr int V = pack_size<scalar_t>();
     const at::Tensor w = weights.has_value() ? device_weights<acc>(*weights) : at::Tensor();
-    const Plan plan(sizes, outer_size(shape, dim), inner_size(shape, dim), V);
+    const Plan plan(
+        sizes,
+        outer_size(shape, dim),
+        inner_size(shape, dim),
+        V,
+        resident_blocks_per_sm(concat_kernel<scalar_t>));
     scalar_t* dst = out.data_ptr<scalar_t>();
     for (int64_t first = 0; first < k; first += kMaxInputs) {
       const int count = static_cast<int>(std::min<int64_t>(kMaxInputs, k - first));
@@ -246,7 +254,12 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     using acc = acc_t<scalar_t>;
     constexpr int V = pack_size<scalar_t>();
     const at::Tensor w = device_weights<acc>(weights);
-    const Plan plan(sizes, outer_size(g.sizes(), dim), inner_size(g.sizes(), dim), V);
+    const Plan plan(
+        sizes,
+        outer_size(g.sizes(), dim),
+        inner_size(g.sizes(), dim),
+        V,
+        resident_blocks_per_sm(concat_backward_kernel<scalar_t>));
     blocks = plan.blocks;
     if (weight_grad) {
       partials = at::empty({k * blocks}, g.options().dtype(at::kDouble));

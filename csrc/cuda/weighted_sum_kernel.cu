@@ -16,6 +16,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "../element_math.h"
@@ -129,7 +130,6 @@ void sum_forward(
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   with_pack<scalar_t>(vectorized, [&](auto pack) {
     constexpr int V = decltype(pack)::value;
-    const auto blocks = static_cast<unsigned>(grid_size(std::max<int64_t>(n / V, 1)));
     for (int64_t first = 0; first < k; first += kMaxInputs) {
       const int count = static_cast<int>(std::min<int64_t>(kMaxInputs, k - first));
       SumArgs<scalar_t> a{};
@@ -145,7 +145,10 @@ void sum_forward(
       a.scale = static_cast<acc>(scale);
       with_fixed_k(count, [&](auto fixed) {
         constexpr int K = decltype(fixed)::value;
-        sum_kernel<scalar_t, K, V><<<blocks, kThreads, 0, stream>>>(a);
+        const auto kernel = sum_kernel<scalar_t, K, V>;
+        const auto blocks = static_cast<unsigned>(
+            grid_size(std::max<int64_t>(n / V, 1), resident_blocks_per_sm(kernel)));
+        kernel<<<blocks, kThreads, 0, stream>>>(a);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
       });
     }
@@ -199,24 +202,31 @@ __device__ __forceinline__ void sum_backward_pack(
     int64_t i) {
   scalar_t g[V];
   load<V>(g, a.g + i);
+  // Every load before the first store: the compiler cannot prove a store leaves the later
+  // inputs alone, so a load after a store would wait for it instead of being in flight.
+  if (a.weight_grad) {
 #pragma unroll
-  for (int t = 0; t < slots<K>(); ++t) {
-    if (t < count) {
-      if (a.input_grads) {
-        scalar_t o[V];
-#pragma unroll
-        for (int j = 0; j < V; ++j) {
-          o[j] = scale_grad<scalar_t>(scaled_w[t], g[j]);
-        }
-        store<V>(a.gx[t] + i, o);
-      }
-      if (a.weight_grad) {
+    for (int t = 0; t < slots<K>(); ++t) {
+      if (t < count) {
         scalar_t x[V];
         load<V>(x, a.x[t] + i);
 #pragma unroll
         for (int j = 0; j < V; ++j) {
           dots[t] = dot_term<scalar_t>(dots[t], g[j], x[j]);
         }
+      }
+    }
+  }
+  if (a.input_grads) {
+#pragma unroll
+    for (int t = 0; t < slots<K>(); ++t) {
+      if (t < count) {
+        scalar_t o[V];
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          o[j] = scale_grad<scalar_t>(scaled_w[t], g[j]);
+        }
+        store<V>(a.gx[t] + i, o);
       }
     }
   }
@@ -283,7 +293,17 @@ void sum_backward(
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   with_pack<scalar_t>(vectorized, [&](auto pack) {
     constexpr int V = decltype(pack)::value;
-    const int64_t blocks = grid_size(std::max<int64_t>(n / V, 1));
+    // One grid for every launch (the partials are k rows of `blocks`): the one that the
+    // kernels of the first and the last launch (their K may differ) both keep resident.
+    int per_sm = std::numeric_limits<int>::max();
+    const int last_count = static_cast<int>(k - (k - 1) / kMaxInputs * kMaxInputs);
+    for (const int count : {static_cast<int>(std::min<int64_t>(k, kMaxInputs)), last_count}) {
+      with_fixed_k(count, [&](auto fixed) {
+        constexpr int K = decltype(fixed)::value;
+        per_sm = std::min(per_sm, resident_blocks_per_sm(sum_backward_kernel<scalar_t, K, V>));
+      });
+    }
+    const int64_t blocks = grid_size(std::max<int64_t>(n / V, 1), per_sm);
     blocks_out = blocks;
     if (weight_grad) {
       partials = at::empty({k * blocks}, g.options().dtype(at::kDouble));
