@@ -26,7 +26,7 @@ import torch
 
 from nasops.bench import allocator, baselines, targets
 from nasops.bench.sweep import MODES, ROWS, Case, SweepConfig, measure_case, methods
-from nasops.bench.timing import synchronizer
+from nasops.bench.timing import synchronizer, warm_up
 
 N = 1 << targets.N_LOG2
 METHODS = ("nasops", "python_sum", "stack_sum", "stock")
@@ -37,9 +37,9 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def make_inputs(device: str) -> list[torch.Tensor]:
+def make_inputs(device: str, n: int = N) -> list[torch.Tensor]:
     generator = torch.Generator(device=device).manual_seed(0)
-    shape = (ROWS, N // ROWS)
+    shape = (ROWS, n // ROWS)
     return [torch.randn(shape, generator=generator, device=device) for _ in range(max(targets.KS))]
 
 
@@ -99,18 +99,20 @@ def test_bandwidth_baseline(benchmark, device, buffers, medians, baseline: str) 
     medians["device_type"] = torch.device(device).type
 
 
-def interleaved(rounds: int, device: str) -> dict[tuple[str, int], targets.Measured]:
+def interleaved(
+    rounds: int, device: str, log2n: int = targets.N_LOG2
+) -> dict[tuple[str, int], targets.Measured]:
     """Each (mode, K) case timed with all its methods round-robin (``nasops bench``'s timer)."""
     config = SweepConfig(
         min_reps=rounds, max_reps=rounds, case_budget_s=0.0, memory=False, device=device
     )
-    xs = make_inputs(device)
-    buffers = baselines.Buffers(N, torch.float32, device)
+    xs = make_inputs(device, 1 << log2n)
+    buffers = baselines.Buffers(1 << log2n, torch.float32, device)
     baseline = targets.BANDWIDTH_BASELINE[torch.device(device).type].name
     measured = {}
     for k in targets.KS:
         for mode in MODES:
-            case = Case("sum", mode, "float32", k, targets.N_LOG2)
+            case = Case("sum", mode, "float32", k, log2n)
             w = _weights(k, device)
             rows = {r["method"]: r for r in measure_case(case, xs[:k], w, buffers, config)}
             measured[(mode, k)] = targets.Measured(
@@ -131,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per case")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument(
+        "--log2n",
+        type=int,
+        default=targets.N_LOG2,
+        help=f"elements per input, log2 (default {targets.N_LOG2}, where the targets are set)",
+    )
     parser.add_argument(
         "--device",
         choices=["cpu", "cuda"],
@@ -170,12 +178,13 @@ def run(args: argparse.Namespace, regime: str) -> int:
     ext = nasops.extension_info()
     where = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(
-        f"\n== {where}, allocator {regime}: torch {torch.__version__}, "
+        f"\n== N=2^{args.log2n}, {where}, allocator {regime}: torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, nasops kernels {ext['kernels'][args.device]}"
         + (f" ({ext['reason']})" if ext["reason"] else ""),
         flush=True,
     )
-    measured = interleaved(args.rounds, args.device)
+    warm_up(args.device)
+    measured = interleaved(args.rounds, args.device, args.log2n)
     print(targets.targets_table(measured, torch.device(args.device).type), flush=True)
     return 0
 

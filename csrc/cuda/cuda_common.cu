@@ -34,9 +34,12 @@ __global__ void __launch_bounds__(kThreads) reduce_partials_kernel(
 }  // namespace
 
 int64_t grid_size(int64_t items, int blocks_per_sm, int64_t shares) {
-  int sms = 0;
-  C10_CUDA_CHECK(
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c10::cuda::current_device()));
+  static std::array<std::atomic<int>, C10_COMPILE_TIME_MAX_GPUS> cache{};
+  const int sms = cached_per_device(cache, [](c10::DeviceIndex device) {
+    int count = 0;
+    C10_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  });
   const int64_t max_blocks = std::max<int64_t>(int64_t{sms} * blocks_per_sm / shares, 1);
   const int64_t needed = (items + kThreads - 1) / kThreads;
   return std::clamp<int64_t>(needed, 1, max_blocks);

@@ -5,10 +5,14 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAMacros.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/macros/Macros.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
@@ -97,14 +101,30 @@ inline bool aligned(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % kPackBytes == 0;
 }
 
+// A per-device value computed once by `query` and cached: device attributes and occupancy
+// cost microseconds to ask for, as much as the host side of a small launch.
+template <typename Query>
+int cached_per_device(std::array<std::atomic<int>, C10_COMPILE_TIME_MAX_GPUS>& cache, Query query) {
+  const c10::DeviceIndex device = c10::cuda::current_device();
+  int value = cache[device].load(std::memory_order_relaxed);
+  if (value == 0) {
+    value = std::max(query(device), 1);
+    cache[device].store(value, std::memory_order_relaxed);
+  }
+  return value;
+}
+
 // Blocks of kThreads that one SM keeps resident for `kernel`, as its registers and shared
 // memory allow. A grid-stride grid larger than the resident blocks runs in two waves, the
 // second mostly idle: a quarter of the bandwidth was lost that way on an H100.
-template <typename Kernel>
-int resident_blocks_per_sm(Kernel kernel) {
-  int blocks = 0;
-  C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0));
-  return std::max(blocks, 1);
+template <auto kernel>
+int resident_blocks_per_sm() {
+  static std::array<std::atomic<int>, C10_COMPILE_TIME_MAX_GPUS> cache{};
+  return cached_per_device(cache, [](c10::DeviceIndex) {
+    int blocks = 0;
+    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0));
+    return blocks;
+  });
 }
 
 // Blocks for `items` work items of one thread each: enough to cover them, at most the

@@ -208,7 +208,7 @@ at::Tensor weighted_concat(
         outer_size(shape, dim),
         inner_size(shape, dim),
         V,
-        resident_blocks_per_sm(concat_kernel<scalar_t>));
+        resident_blocks_per_sm<concat_kernel<scalar_t>>());
     scalar_t* dst = out.data_ptr<scalar_t>();
     for (int64_t first = 0; first < k; first += kMaxInputs) {
       const int count = static_cast<int>(std::min<int64_t>(kMaxInputs, k - first));
@@ -259,7 +259,7 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
         outer_size(g.sizes(), dim),
         inner_size(g.sizes(), dim),
         V,
-        resident_blocks_per_sm(concat_backward_kernel<scalar_t>));
+        resident_blocks_per_sm<concat_backward_kernel<scalar_t>>());
     blocks = plan.blocks;
     if (weight_grad) {
       partials = at::empty({k * blocks}, g.options().dtype(at::kDouble));

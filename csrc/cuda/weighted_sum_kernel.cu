@@ -145,9 +145,9 @@ void sum_forward(
       a.scale = static_cast<acc>(scale);
       with_fixed_k(count, [&](auto fixed) {
         constexpr int K = decltype(fixed)::value;
-        const auto kernel = sum_kernel<scalar_t, K, V>;
+        constexpr auto kernel = sum_kernel<scalar_t, K, V>;
         const auto blocks = static_cast<unsigned>(
-            grid_size(std::max<int64_t>(n / V, 1), resident_blocks_per_sm(kernel)));
+            grid_size(std::max<int64_t>(n / V, 1), resident_blocks_per_sm<kernel>()));
         kernel<<<blocks, kThreads, 0, stream>>>(a);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
       });
@@ -300,7 +300,7 @@ void sum_backward(
     for (const int count : {static_cast<int>(std::min<int64_t>(k, kMaxInputs)), last_count}) {
       with_fixed_k(count, [&](auto fixed) {
         constexpr int K = decltype(fixed)::value;
-        per_sm = std::min(per_sm, resident_blocks_per_sm(sum_backward_kernel<scalar_t, K, V>));
+        per_sm = std::min(per_sm, resident_blocks_per_sm<sum_backward_kernel<scalar_t, K, V>>());
       });
     }
     const int64_t blocks = grid_size(std::max<int64_t>(n / V, 1), per_sm);

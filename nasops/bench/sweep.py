@@ -26,7 +26,7 @@ import torch
 
 from nasops import ops
 from nasops.bench import baselines, memory, peers, stock
-from nasops.bench.timing import interleaved_medians, synchronizer
+from nasops.bench.timing import interleaved_medians, synchronizer, warm_up
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 MODES = ("forward", "forward+backward")
@@ -241,6 +241,7 @@ def run(config: SweepConfig, progress: bool = True) -> list[dict[str, Any]]:
     bar = _progress(config.cases, progress)
     rows: list[dict[str, Any]] = []
     generator = torch.Generator(device=config.device).manual_seed(0)
+    warm_up(config.device)
     try:
         for dtype in config.dtypes:
             for n_log2 in config.n_log2:

@@ -2,13 +2,14 @@
 
 A lean ``torch.autograd.Function`` per op family rather than ``torch.library.register_autograd``:
 the generic wrapper flattens every call through pytrees and costs ~25 µs more per call, which
-dominates the many small reductions of a supernet. Calls that need no gradient go straight to
-the backend kernel. ``nasops.ops`` calls the three kernels below directly (one boxing of the
-tensor list instead of three); ``torch.ops.nasops`` and torch.compile reach them through the
-dispatcher's Autograd key. The backward runs the ``*_backward`` ops: one fused pass on the backend
-that holds the tensors. Inputs are saved only when the weight gradient is needed; without
-weights the input gradient is ``g`` itself (sum), one shared ``g/K`` (mean) or views of ``g``
-(concat).
+dominates the many small reductions of a supernet. The ops are called by their ``.default``
+overload, which skips the overload resolution of ``torch.ops.nasops.<op>(...)``. Calls that
+need no gradient go straight to the backend kernel. ``nasops.ops`` calls the three kernels
+below directly (one boxing of the tensor list instead of three); ``torch.ops.nasops`` and
+torch.compile reach them through the dispatcher's Autograd key. The backward runs the
+``*_backward`` ops: one fused pass on the backend that holds the tensors. Inputs are saved only
+when the weight gradient is needed; without weights the input gradient is ``g`` itself (sum),
+one shared ``g/K`` (mean) or views of ``g`` (concat).
 """
 
 from typing import Any
@@ -61,7 +62,7 @@ class _ScaledSum(torch.autograd.Function):
         if weights is None:
             shared = grad if ctx.scale == 1.0 else grad * ctx.scale
             return (None, None, None, *([shared] * ctx.num_inputs))
-        grads, grad_w = _ops.weighted_sum_backward(
+        grads, grad_w = _ops.weighted_sum_backward.default(
             grad, xs, weights, ctx.scale, input_grads, ctx.weight_grad
         )
         grads = grads if input_grads else [None] * ctx.num_inputs
@@ -72,7 +73,7 @@ class _Concat(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, dim: int, weights: Any, *xs: torch.Tensor) -> torch.Tensor:
         with _below_autograd():
-            out = _ops.weighted_concat(list(xs), weights, dim)
+            out = _ops.weighted_concat.default(list(xs), weights, dim)
         ctx.dim = dim % out.dim()  # valid: the forward op has checked it
         ctx.sizes = [x.shape[ctx.dim] for x in xs]
         _save(ctx, xs, weights)
@@ -83,7 +84,7 @@ class _Concat(torch.autograd.Function):
         xs, weights, input_grads = _saved(ctx)
         if weights is None:
             return (None, None, *grad.split(ctx.sizes, ctx.dim))
-        grads, grad_w = _ops.weighted_concat_backward(
+        grads, grad_w = _ops.weighted_concat_backward.default(
             grad, xs, weights, ctx.dim, ctx.sizes, input_grads, ctx.weight_grad
         )
         grads = grads if input_grads else [None] * ctx.num_inputs
@@ -92,16 +93,16 @@ class _Concat(torch.autograd.Function):
 
 def weighted_sum(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
     if _needs_grad(xs, weights):
-        return _ScaledSum.apply(_ops.weighted_sum, 1.0, weights, *xs)
+        return _ScaledSum.apply(_ops.weighted_sum.default, 1.0, weights, *xs)
     with _below_autograd():
-        return _ops.weighted_sum(xs, weights)
+        return _ops.weighted_sum.default(xs, weights)
 
 
 def weighted_mean(xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
     if _needs_grad(xs, weights):
-        return _ScaledSum.apply(_ops.weighted_mean, 1.0 / len(xs), weights, *xs)
+        return _ScaledSum.apply(_ops.weighted_mean.default, 1.0 / len(xs), weights, *xs)
     with _below_autograd():
-        return _ops.weighted_mean(xs, weights)
+        return _ops.weighted_mean.default(xs, weights)
 
 
 def weighted_concat(
@@ -110,7 +111,7 @@ def weighted_concat(
     if _needs_grad(xs, weights):
         return _Concat.apply(dim, weights, *xs)
     with _below_autograd():
-        return _ops.weighted_concat(xs, weights, dim)
+        return _ops.weighted_concat.default(xs, weights, dim)
 
 
 def register(lib: torch.library.Library) -> None:
