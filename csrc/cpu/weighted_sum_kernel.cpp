@@ -29,6 +29,81 @@ std::vector<const scalar_t*> pointers(const std::vector<at::Tensor>& ts) {
   return out;
 }
 
+// One tile of the output for a K known at compile time: each element sums its K inputs in a
+// register, in input order, so the result is the tile loop's to the bit but sums[] makes no
+// K round trips through L1.
+template <typename scalar_t, int K>
+void sum_tile_fixed_k(
+    const scalar_t* const* in,
+    const acc_t<scalar_t>* w,
+    acc_t<scalar_t> s,
+    int64_t i,
+    int64_t len,
+    scalar_t* o) {
+  using acc = acc_t<scalar_t>;
+  const scalar_t* x[K];
+  acc wt[K];
+  for (int t = 0; t < K; ++t) {
+    x[t] = in[t] + i;
+    wt[t] = w[t];
+  }
+  for (int64_t j = 0; j < len; ++j) {
+    acc v = accumulate<scalar_t>(acc(0), wt[0], x[0][j]);
+#pragma GCC unroll 8
+    for (int t = 1; t < K; ++t) {
+      v = accumulate<scalar_t>(v, wt[t], x[t][j]);
+    }
+    o[j] = finish<scalar_t>(v, s);
+  }
+}
+
+// Any K: the K input tiles are added into sums[] one after another.
+template <typename scalar_t>
+void sum_tile_any_k(
+    const scalar_t* const* in,
+    const acc_t<scalar_t>* w,
+    int64_t k,
+    acc_t<scalar_t> s,
+    int64_t i,
+    int64_t len,
+    scalar_t* o) {
+  using acc = acc_t<scalar_t>;
+  acc sums[kTile];
+  const scalar_t* x0 = in[0] + i;
+  for (int64_t j = 0; j < len; ++j) {
+    sums[j] = accumulate<scalar_t>(acc(0), w[0], x0[j]);
+  }
+  for (int64_t t = 1; t < k; ++t) {
+    const scalar_t* xt = in[t] + i;
+    const acc wt = w[t];
+    for (int64_t j = 0; j < len; ++j) {
+      sums[j] = accumulate<scalar_t>(sums[j], wt, xt[j]);
+    }
+  }
+  for (int64_t j = 0; j < len; ++j) {
+    o[j] = finish<scalar_t>(sums[j], s);
+  }
+}
+
+template <typename scalar_t>
+using TileFn = void (*)(const scalar_t* const*, const acc_t<scalar_t>*, acc_t<scalar_t>, int64_t, int64_t, scalar_t*);
+
+// The fixed-K tile for K = 1..8, else nullptr.
+template <typename scalar_t>
+TileFn<scalar_t> fixed_k_tile(int64_t k) {
+  switch (k) {
+    case 1: return sum_tile_fixed_k<scalar_t, 1>;
+    case 2: return sum_tile_fixed_k<scalar_t, 2>;
+    case 3: return sum_tile_fixed_k<scalar_t, 3>;
+    case 4: return sum_tile_fixed_k<scalar_t, 4>;
+    case 5: return sum_tile_fixed_k<scalar_t, 5>;
+    case 6: return sum_tile_fixed_k<scalar_t, 6>;
+    case 7: return sum_tile_fixed_k<scalar_t, 7>;
+    case 8: return sum_tile_fixed_k<scalar_t, 8>;
+    default: return nullptr;
+  }
+}
+
 template <typename scalar_t>
 void sum_forward(
     const std::vector<at::Tensor>& xs,
@@ -43,39 +118,29 @@ void sum_forward(
   scalar_t* dst = out.data_ptr<scalar_t>();
   const bool stream = use_streaming(dst, n * static_cast<int64_t>(sizeof(scalar_t)));
   const acc s = static_cast<acc>(scale);
+  const TileFn<scalar_t> fixed = fixed_k_tile<scalar_t>(k);
 
   // Parallel over whole tiles, so every tile starts on the (aligned) allocation's grid.
   const int64_t tiles = (n + kTile - 1) / kTile;
   at::parallel_for(0, tiles, kGrain / kTile, [&](int64_t first, int64_t last) {
-    acc sums[kTile];
-    scalar_t staged[kTile];
+    alignas(16) scalar_t staged[kTile];
     bool streamed = false;
     for (int64_t tile = first; tile < last; ++tile) {
       const int64_t i = tile * kTile;
       const int64_t len = std::min(kTile, n - i);
-      const scalar_t* x0 = in[0] + i;
-      for (int64_t j = 0; j < len; ++j) {
-        sums[j] = accumulate<scalar_t>(acc(0), w[0], x0[j]);
+      const bool via_stage = stream && len == kTile;
+      scalar_t* o = via_stage ? staged : dst + i;
+      if (fixed != nullptr) {
+        fixed(in.data(), w.data(), s, i, len, o);
+      } else {
+        sum_tile_any_k<scalar_t>(in.data(), w.data(), k, s, i, len, o);
       }
-      for (int64_t t = 1; t < k; ++t) {
-        const scalar_t* xt = in[t] + i;
-        const acc wt = w[t];
-        for (int64_t j = 0; j < len; ++j) {
-          sums[j] = accumulate<scalar_t>(sums[j], wt, xt[j]);
-        }
-      }
-      scalar_t* o = dst + i;
-      if (stream && len == kTile) {
-        for (int64_t j = 0; j < kTile; ++j) {
-          staged[j] = finish<scalar_t>(sums[j], s);
-        }
-        if (stream_tile(o, staged)) {
+      if (via_stage) {
+        if (stream_tile(dst + i, staged)) {
           streamed = true;
-          continue;
+        } else {
+          std::copy(staged, staged + kTile, dst + i);
         }
-      }
-      for (int64_t j = 0; j < len; ++j) {
-        o[j] = finish<scalar_t>(sums[j], s);
       }
     }
     if (streamed) {
