@@ -61,6 +61,7 @@ def pytest_terminal_summary(terminalreporter, config):
                 by_method["python_sum"],
                 Case("sum", mode, "float32", k, targets.N_LOG2).useful_bytes(),
                 baseline,
+                by_method.get("nasops_out"),
             )
     if not measured:
         return

@@ -2,7 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
 namespace nasops {
 namespace {
@@ -55,6 +57,24 @@ void check_weights(const char* op, at::TensorList xs, const std::optional<at::Te
   TORCH_CHECK_VALUE(
       w.device() == xs[0].device(), "nasops.", op, ": weights is on device ", w.device(),
       " but xs[0] is on ", xs[0].device(), "; weights must be on the inputs' device");
+}
+
+// The bytes [first, last) that a tensor's elements span; empty for zero elements.
+std::pair<uintptr_t, uintptr_t> byte_span(const at::Tensor& t) {
+  if (t.numel() == 0) {
+    return {0, 0};
+  }
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    last += (t.size(d) - 1) * t.stride(d);
+  }
+  const auto first = reinterpret_cast<uintptr_t>(t.const_data_ptr());
+  return {first, first + static_cast<uintptr_t>((last + 1) * t.element_size())};
+}
+
+bool same_view(const at::Tensor& a, const at::Tensor& b) {
+  return a.const_data_ptr() == b.const_data_ptr() && a.sizes() == b.sizes() &&
+      a.strides() == b.strides();
 }
 
 }  // namespace
@@ -148,6 +168,44 @@ void check_concat_backward(
   TORCH_CHECK_VALUE(
       total == grad.size(dim), "nasops.", op, ": sizes sum to ", total, " but grad has ",
       grad.size(dim), " entries in dim ", dim);
+}
+
+void check_out(
+    const char* op,
+    const at::Tensor& out,
+    at::IntArrayRef shape,
+    at::TensorList xs,
+    bool may_be_input,
+    bool contiguous) {
+  const at::Tensor& ref = xs[0];
+  TORCH_CHECK_VALUE(
+      out.scalar_type() == ref.scalar_type(), "nasops.", op, ": out has dtype ",
+      dtype_name(out.scalar_type()), " but the inputs have dtype ", dtype_name(ref.scalar_type()));
+  TORCH_CHECK_VALUE(
+      out.device() == ref.device(), "nasops.", op, ": out is on device ", out.device(),
+      " but the inputs are on ", ref.device());
+  TORCH_CHECK_VALUE(
+      out.sizes() == shape, "nasops.", op, ": out has shape ", out.sizes(),
+      " but the result has shape ", shape);
+  if (contiguous) {
+    TORCH_CHECK_VALUE(
+        out.is_contiguous(), "nasops.", op, ": out must be contiguous, got strides ",
+        out.strides());
+  } else {
+    TORCH_CHECK_VALUE(
+        out.is_non_overlapping_and_dense(), "nasops.", op,
+        ": out must be dense (no gaps or overlapping elements), got strides ", out.strides());
+  }
+  const auto [first, last] = byte_span(out);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const auto [x_first, x_last] = byte_span(xs[i]);
+    const bool disjoint = last <= x_first || x_last <= first;
+    TORCH_CHECK_VALUE(
+        disjoint || (may_be_input && same_view(out, xs[i])), "nasops.", op,
+        ": out shares memory with xs[", i, "]; ",
+        may_be_input ? "out may be one of the inputs but must not partly overlap any"
+                     : "out must not overlap any input");
+  }
 }
 
 }  // namespace nasops

@@ -38,4 +38,15 @@ void check_concat_backward(
     at::IntArrayRef sizes,
     bool weight_grad);
 
+// The *_out ops: `out` has the result's `shape`, the inputs' dtype and device, and a layout
+// the kernels can write (dense; contiguous for concat). It shares no memory with an input,
+// except that sum and mean (`may_be_input`) may write over one input exactly.
+void check_out(
+    const char* op,
+    const at::Tensor& out,
+    at::IntArrayRef shape,
+    at::TensorList xs,
+    bool may_be_input,
+    bool contiguous);
+
 }  // namespace nasops

@@ -24,9 +24,14 @@ SumProblem prepare_sum(
     const char* op,
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    bool mean) {
+    bool mean,
+    const at::Tensor* out) {
   check_inputs(op, xs, weights);
-  SumProblem p{new_output(xs), {}, mean ? 1.0 / static_cast<double>(xs.size()) : 1.0};
+  if (out != nullptr) {
+    check_out(op, *out, xs[0].sizes(), xs, /*may_be_input=*/true, /*contiguous=*/false);
+  }
+  const double scale = mean ? 1.0 / static_cast<double>(xs.size()) : 1.0;
+  SumProblem p{out != nullptr ? *out : new_output(xs), {}, scale};
   p.inputs.reserve(xs.size());
   for (const auto& x : xs) {
     p.inputs.push_back(in_layout(x, p.out));
@@ -37,17 +42,22 @@ SumProblem prepare_sum(
 ConcatProblem prepare_concat(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    int64_t dim) {
+    int64_t dim,
+    const at::Tensor* out) {
+  const char* op = out != nullptr ? "weighted_concat_out" : "weighted_concat";
   ConcatProblem p;
-  p.dim = check_concat_inputs("weighted_concat", xs, weights, dim);
-  p.inputs = contiguous(xs);
-  std::vector<int64_t> shape = p.inputs[0].sizes().vec();
+  p.dim = check_concat_inputs(op, xs, weights, dim);
+  std::vector<int64_t> shape = xs[0].sizes().vec();
   shape[p.dim] = 0;
-  for (const auto& x : p.inputs) {
+  for (const auto& x : xs) {
     p.sizes.push_back(x.size(p.dim));
     shape[p.dim] += x.size(p.dim);
   }
-  p.out = at::empty(shape, p.inputs[0].options());
+  if (out != nullptr) {
+    check_out(op, *out, shape, xs, /*may_be_input=*/false, /*contiguous=*/true);
+  }
+  p.inputs = contiguous(xs);
+  p.out = out != nullptr ? *out : at::empty(shape, p.inputs[0].options());
   return p;
 }
 

@@ -16,11 +16,13 @@ struct SumProblem {
   std::vector<at::Tensor> inputs;  // in out's layout
   double scale;                    // 1 for sum, 1/K for mean
 };
+// With `out` (the *_out ops), the result goes there instead of a new tensor.
 SumProblem prepare_sum(
     const char* op,
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    bool mean);
+    bool mean,
+    const at::Tensor* out = nullptr);
 
 // weighted_concat: a contiguous output, contiguous inputs.
 struct ConcatProblem {
@@ -32,7 +34,8 @@ struct ConcatProblem {
 ConcatProblem prepare_concat(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    int64_t dim);
+    int64_t dim,
+    const at::Tensor* out = nullptr);
 
 // The *_backward ops.
 struct BackwardProblem {

@@ -30,6 +30,9 @@ TORCH_LIBRARY(nasops, m) {
   m.def("weighted_sum(Tensor[] xs, Tensor? weights) -> Tensor");
   m.def("weighted_mean(Tensor[] xs, Tensor? weights) -> Tensor");
   m.def("weighted_concat(Tensor[] xs, Tensor? weights, int dim=1) -> Tensor");
+  m.def("weighted_sum_out(Tensor[] xs, Tensor? weights, Tensor(a!) out) -> ()");
+  m.def("weighted_mean_out(Tensor[] xs, Tensor? weights, Tensor(a!) out) -> ()");
+  m.def("weighted_concat_out(Tensor[] xs, Tensor? weights, int dim, Tensor(a!) out) -> ()");
   m.def(
       "weighted_sum_backward(Tensor grad, Tensor[] xs, Tensor weights, float scale, "
       "bool input_grads, bool weight_grad) -> (Tensor[], Tensor)");

@@ -50,11 +50,13 @@ struct RowLayout {
   }
 };
 
-at::Tensor weighted_concat(
+// The concatenation, into `into` when given (weighted_concat_out), else into a new tensor.
+at::Tensor concat_into(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    int64_t dim) {
-  ConcatProblem p = prepare_concat(xs, weights, dim);
+    int64_t dim,
+    const at::Tensor* into) {
+  ConcatProblem p = prepare_concat(xs, weights, dim, into);
   if (p.out.numel() == 0) {
     return p.out;
   }
@@ -131,10 +133,26 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
   return {grads, grad_w};
 }
 
+at::Tensor weighted_concat(
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    int64_t dim) {
+  return concat_into(xs, weights, dim, nullptr);
+}
+
+void weighted_concat_out(
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    int64_t dim,
+    at::Tensor& out) {
+  concat_into(xs, weights, dim, &out);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(nasops, CPU, m) {
   m.impl("weighted_concat", &weighted_concat);
+  m.impl("weighted_concat_out", &weighted_concat_out);
   m.impl("weighted_concat_backward", &weighted_concat_backward);
 }
 

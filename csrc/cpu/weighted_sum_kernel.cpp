@@ -149,12 +149,14 @@ void sum_forward(
   });
 }
 
+// weighted_sum (scale 1) or weighted_mean (1/K), into `into` when given (the *_out ops).
 at::Tensor scaled_sum(
     const char* op,
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
-    bool mean) {
-  SumProblem p = prepare_sum(op, xs, weights, mean);
+    bool mean,
+    const at::Tensor* into = nullptr) {
+  SumProblem p = prepare_sum(op, xs, weights, mean, into);
   if (p.out.numel() > 0) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
       sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
@@ -169,6 +171,20 @@ at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weig
 
 at::Tensor weighted_mean(at::TensorList xs, const std::optional<at::Tensor>& weights) {
   return scaled_sum("weighted_mean", xs, weights, true);
+}
+
+void weighted_sum_out(
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    at::Tensor& out) {
+  scaled_sum("weighted_sum_out", xs, weights, false, &out);
+}
+
+void weighted_mean_out(
+    at::TensorList xs,
+    const std::optional<at::Tensor>& weights,
+    at::Tensor& out) {
+  scaled_sum("weighted_mean_out", xs, weights, true, &out);
 }
 
 template <typename scalar_t>
@@ -242,6 +258,8 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
 TORCH_LIBRARY_IMPL(nasops, CPU, m) {
   m.impl("weighted_sum", &weighted_sum);
   m.impl("weighted_mean", &weighted_mean);
+  m.impl("weighted_sum_out", &weighted_sum_out);
+  m.impl("weighted_mean_out", &weighted_mean_out);
   m.impl("weighted_sum_backward", &weighted_sum_backward);
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 
 STYLE = {
     "nasops": {"color": "tab:red", "lw": 2.2, "marker": "o"},
+    "nasops_out": {"color": "tab:red", "ls": "--", "marker": "o", "mfc": "none"},
     "python_sum": {"color": "tab:blue", "marker": "s"},
     "stack_sum": {"color": "tab:orange", "marker": "^"},
     "nni3_loop": {"color": "tab:green", "marker": "v"},

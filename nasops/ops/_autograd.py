@@ -114,8 +114,31 @@ def weighted_concat(
         return _ops.weighted_concat.default(xs, weights, dim)
 
 
+def _no_grad_out(name: str):
+    """The Autograd kernel of a ``*_out`` op: like torch's out= functions, it records no graph,
+    so it refuses inputs that require grad rather than silently dropping their gradient."""
+    op = getattr(_ops, name).default
+
+    def kernel(*args: Any) -> None:
+        xs, weights, out = args[0], args[1], args[-1]
+        if _needs_grad(xs, weights) or (torch.is_grad_enabled() and out.requires_grad):
+            raise RuntimeError(
+                f"nasops.{name}: out= does not support autograd, but an input or out requires "
+                "grad; call it without out=, or under torch.no_grad()"
+            )
+        with _below_autograd():
+            op(*args)
+
+    return kernel
+
+
+OUT_OPS = ("weighted_sum_out", "weighted_mean_out", "weighted_concat_out")
+
+
 def register(lib: torch.library.Library) -> None:
-    """Register the autograd kernels of the three forward ops (called once, on import)."""
+    """Register the autograd kernels of the forward ops (called once, on import)."""
     lib.impl("weighted_sum", weighted_sum, "Autograd")
     lib.impl("weighted_mean", weighted_mean, "Autograd")
     lib.impl("weighted_concat", weighted_concat, "Autograd")
+    for name in OUT_OPS:
+        lib.impl(name, _no_grad_out(name), "Autograd")

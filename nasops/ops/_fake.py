@@ -12,6 +12,7 @@ from nasops.ops._validation import (
     check_concat_backward,
     check_concat_inputs,
     check_inputs,
+    check_out,
 )
 
 
@@ -30,6 +31,24 @@ def _weighted_concat(
 ) -> torch.Tensor:
     dim = check_concat_inputs("weighted_concat", xs, weights, dim)
     return xs[0].new_empty(concat_shape(xs, dim))
+
+
+def _sum_out(op: str):
+    def fake(xs: list[torch.Tensor], weights: torch.Tensor | None, out: torch.Tensor) -> None:
+        check_inputs(op, xs, weights)
+        shape = xs[0].shape
+        check_out(op, out, shape, xs, may_be_input=True, contiguous=False, memory=False)
+
+    return fake
+
+
+def _weighted_concat_out(
+    xs: list[torch.Tensor], weights: torch.Tensor | None, dim: int, out: torch.Tensor
+) -> None:
+    op = "weighted_concat_out"
+    dim = check_concat_inputs(op, xs, weights, dim)
+    shape = concat_shape(xs, dim)
+    check_out(op, out, shape, xs, may_be_input=False, contiguous=True, memory=False)
 
 
 def _weighted_sum_backward(
@@ -66,5 +85,8 @@ def register() -> None:
     torch.library.register_fake("nasops::weighted_sum", _weighted_sum)
     torch.library.register_fake("nasops::weighted_mean", _weighted_mean)
     torch.library.register_fake("nasops::weighted_concat", _weighted_concat)
+    torch.library.register_fake("nasops::weighted_sum_out", _sum_out("weighted_sum_out"))
+    torch.library.register_fake("nasops::weighted_mean_out", _sum_out("weighted_mean_out"))
+    torch.library.register_fake("nasops::weighted_concat_out", _weighted_concat_out)
     torch.library.register_fake("nasops::weighted_sum_backward", _weighted_sum_backward)
     torch.library.register_fake("nasops::weighted_concat_backward", _weighted_concat_backward)

@@ -15,6 +15,7 @@ from nasops.ops._validation import (
     check_concat_backward,
     check_concat_inputs,
     check_inputs,
+    check_out,
 )
 
 
@@ -61,6 +62,32 @@ def weighted_concat(
         else:
             torch.mul(x, weights[i].to(accumulate_dtype(x.dtype)), out=piece)
     return out
+
+
+# The *_out ops compute into a new tensor and copy it over: out may be one of the inputs.
+def weighted_sum_out(
+    xs: list[torch.Tensor], weights: torch.Tensor | None, out: torch.Tensor
+) -> None:
+    check_inputs("weighted_sum_out", xs, weights)
+    check_out("weighted_sum_out", out, xs[0].shape, xs, may_be_input=True, contiguous=False)
+    out.copy_(_scaled_sum(xs, weights, 1.0))
+
+
+def weighted_mean_out(
+    xs: list[torch.Tensor], weights: torch.Tensor | None, out: torch.Tensor
+) -> None:
+    check_inputs("weighted_mean_out", xs, weights)
+    check_out("weighted_mean_out", out, xs[0].shape, xs, may_be_input=True, contiguous=False)
+    out.copy_(_scaled_sum(xs, weights, 1.0 / len(xs)))
+
+
+def weighted_concat_out(
+    xs: list[torch.Tensor], weights: torch.Tensor | None, dim: int, out: torch.Tensor
+) -> None:
+    dim = check_concat_inputs("weighted_concat_out", xs, weights, dim)
+    shape = concat_shape(xs, dim)
+    check_out("weighted_concat_out", out, shape, xs, may_be_input=False, contiguous=True)
+    out.copy_(weighted_concat(xs, weights, dim))
 
 
 def _input_and_weight_grads(
@@ -123,6 +150,9 @@ KERNELS: dict[str, Callable] = {
     "weighted_sum": weighted_sum,
     "weighted_mean": weighted_mean,
     "weighted_concat": weighted_concat,
+    "weighted_sum_out": weighted_sum_out,
+    "weighted_mean_out": weighted_mean_out,
+    "weighted_concat_out": weighted_concat_out,
     "weighted_sum_backward": weighted_sum_backward,
     "weighted_concat_backward": weighted_concat_backward,
 }

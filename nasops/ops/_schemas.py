@@ -8,6 +8,11 @@ SCHEMAS: dict[str, str] = {
     "weighted_sum": "weighted_sum(Tensor[] xs, Tensor? weights) -> Tensor",
     "weighted_mean": "weighted_mean(Tensor[] xs, Tensor? weights) -> Tensor",
     "weighted_concat": "weighted_concat(Tensor[] xs, Tensor? weights, int dim=1) -> Tensor",
+    "weighted_sum_out": "weighted_sum_out(Tensor[] xs, Tensor? weights, Tensor(a!) out) -> ()",
+    "weighted_mean_out": "weighted_mean_out(Tensor[] xs, Tensor? weights, Tensor(a!) out) -> ()",
+    "weighted_concat_out": (
+        "weighted_concat_out(Tensor[] xs, Tensor? weights, int dim, Tensor(a!) out) -> ()"
+    ),
     "weighted_sum_backward": (
         "weighted_sum_backward(Tensor grad, Tensor[] xs, Tensor weights, float scale, "
         "bool input_grads, bool weight_grad) -> (Tensor[], Tensor)"

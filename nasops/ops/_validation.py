@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
+from nasops.ops._layout import is_dense
+
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _ACCEPTED = "accepted dtypes are float32, float64, float16 and bfloat16"
 
@@ -153,3 +155,57 @@ def check_concat_backward(
         _fail(op, f"sizes must be non-negative, got {list(sizes)}")
     if sum(sizes) != grad.shape[dim]:
         _fail(op, f"sizes sum to {sum(sizes)} but grad has {grad.shape[dim]} entries in dim {dim}")
+
+
+def _byte_span(t: torch.Tensor) -> tuple[int, int]:
+    """The bytes ``[first, last)`` that ``t``'s elements span; empty for zero elements."""
+    if t.numel() == 0:
+        return 0, 0
+    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True))
+    first = t.data_ptr()
+    return first, first + (last + 1) * t.element_size()
+
+
+def check_out(
+    op: str,
+    out: torch.Tensor,
+    shape: Sequence[int],
+    xs: Sequence[torch.Tensor],
+    *,
+    may_be_input: bool,
+    contiguous: bool,
+    memory: bool = True,
+) -> None:
+    """Check the ``out`` of a ``*_out`` op: the result's shape, the inputs' dtype and device,
+    a layout the kernels write (dense; contiguous for concat), and no memory shared with an
+    input, except that sum and mean (``may_be_input``) may write over one input exactly.
+    ``memory=False`` skips the last check (fake tensors have no addresses)."""
+    ref = xs[0]
+    if out.dtype != ref.dtype:
+        _fail(op, f"out has dtype {out.dtype} but the inputs have dtype {ref.dtype}")
+    if out.device != ref.device:
+        _fail(op, f"out is on device {out.device} but the inputs are on {ref.device}")
+    if list(out.shape) != list(shape):
+        _fail(op, f"out has shape {list(out.shape)} but the result has shape {list(shape)}")
+    if contiguous and not out.is_contiguous():
+        _fail(op, f"out must be contiguous, got strides {list(out.stride())}")
+    if not contiguous and not is_dense(out):
+        strides = list(out.stride())
+        _fail(op, f"out must be dense (no gaps or overlapping elements), got strides {strides}")
+    if not memory:
+        return
+    first, last = _byte_span(out)
+    for i, x in enumerate(xs):
+        x_first, x_last = _byte_span(x)
+        if last <= x_first or x_last <= first:
+            continue
+        same_view = (
+            out.data_ptr() == x.data_ptr() and out.shape == x.shape and out.stride() == x.stride()
+        )
+        if not (may_be_input and same_view):
+            allowed = (
+                "out may be one of the inputs but must not partly overlap any"
+                if may_be_input
+                else "out must not overlap any input"
+            )
+            _fail(op, f"out shares memory with xs[{i}]; {allowed}")

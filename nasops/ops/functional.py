@@ -28,33 +28,65 @@ def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return list(xs)
 
 
-def weighted_sum(xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None) -> torch.Tensor:
+def weighted_sum(
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor | None = None,
+    *,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``Σ_i weights[i]·xs[i]``, or ``Σ_i xs[i]`` when ``weights`` is None.
 
     Args:
         xs: non-empty list of tensors of one shape, dtype (float32/64, float16, bfloat16)
             and device. Half types accumulate in float32; the result has the inputs' dtype.
         weights: optional 1-D floating tensor with ``len(xs)`` entries on the inputs' device.
+        out: optional dense tensor of the result's shape, dtype and device to write into
+            (it may be one of ``xs``); returned. Like torch's ``out=``, it records no graph.
     """
     xs = _as_list("weighted_sum", xs)
+    if out is not None:
+        torch.ops.nasops.weighted_sum_out(xs, weights, out)
+        return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_sum(xs, weights)
     return _autograd.weighted_sum(xs, weights)
 
 
-def weighted_mean(xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None) -> torch.Tensor:
-    """``Σ_i weights[i]·xs[i] / len(xs)``: NNI's mean divides by the count, not by Σ weights."""
+def weighted_mean(
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor | None = None,
+    *,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``Σ_i weights[i]·xs[i] / len(xs)``: NNI's mean divides by the count, not by Σ weights.
+
+    ``out`` as for :func:`weighted_sum`.
+    """
     xs = _as_list("weighted_mean", xs)
+    if out is not None:
+        torch.ops.nasops.weighted_mean_out(xs, weights, out)
+        return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_mean(xs, weights)
     return _autograd.weighted_mean(xs, weights)
 
 
 def weighted_concat(
-    xs: Sequence[torch.Tensor], weights: torch.Tensor | None = None, dim: int = 1
+    xs: Sequence[torch.Tensor],
+    weights: torch.Tensor | None = None,
+    dim: int = 1,
+    *,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``cat([weights[i]·xs[i]], dim)``; shapes must agree except in ``dim`` (may be negative)."""
+    """``cat([weights[i]·xs[i]], dim)``; shapes must agree except in ``dim`` (may be negative).
+
+    ``out``: optional contiguous tensor of the result's shape, dtype and device, sharing no
+    memory with ``xs``, to write into; returned. It records no graph.
+    """
     xs = _as_list("weighted_concat", xs)
+    if out is not None:
+        torch.ops.nasops.weighted_concat_out(xs, weights, dim, out)
+        return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_concat(xs, weights, dim)
     return _autograd.weighted_concat(xs, weights, dim)

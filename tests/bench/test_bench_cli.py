@@ -40,6 +40,7 @@ def test_bench_json_has_machine_info_and_a_row_per_case_and_method(quick_run) ->
     sum_methods = {r["method"] for r in rows if r["reduction"] == "sum"}
     assert sum_methods == {
         "nasops",
+        "nasops_out",
         "python_sum",
         "stack_sum",
         "nni3_loop",
@@ -47,6 +48,7 @@ def test_bench_json_has_machine_info_and_a_row_per_case_and_method(quick_run) ->
         "copy",
         "triad",
     }
+    assert {r["mode"] for r in rows if r["method"] == "nasops_out"} == {"forward"}
     for row in rows:
         assert row["median_ms"] > 0 and row["useful_gbs"] > 0
         assert row["min_ms"] <= row["median_ms"] <= row["max_ms"]
