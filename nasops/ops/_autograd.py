@@ -133,6 +133,9 @@ def _no_grad_out(name: str):
 
 
 OUT_OPS = ("weighted_sum_out", "weighted_mean_out", "weighted_concat_out")
+# name -> the Autograd kernel of that *_out op, filled by register(); nasops.ops calls these
+# directly, as it does the three kernels above.
+OUT_KERNELS: dict[str, Any] = {}
 
 
 def register(lib: torch.library.Library) -> None:
@@ -141,4 +144,5 @@ def register(lib: torch.library.Library) -> None:
     lib.impl("weighted_mean", weighted_mean, "Autograd")
     lib.impl("weighted_concat", weighted_concat, "Autograd")
     for name in OUT_OPS:
-        lib.impl(name, _no_grad_out(name), "Autograd")
+        OUT_KERNELS[name] = _no_grad_out(name)
+        lib.impl(name, OUT_KERNELS[name], "Autograd")

@@ -28,6 +28,13 @@ def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return list(xs)
 
 
+def _out(name: str, *args: object) -> None:
+    if torch.compiler.is_compiling():
+        getattr(torch.ops.nasops, name)(*args)
+    else:
+        _autograd.OUT_KERNELS[name](*args)
+
+
 def weighted_sum(
     xs: Sequence[torch.Tensor],
     weights: torch.Tensor | None = None,
@@ -45,7 +52,7 @@ def weighted_sum(
     """
     xs = _as_list("weighted_sum", xs)
     if out is not None:
-        torch.ops.nasops.weighted_sum_out(xs, weights, out)
+        _out("weighted_sum_out", xs, weights, out)
         return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_sum(xs, weights)
@@ -64,7 +71,7 @@ def weighted_mean(
     """
     xs = _as_list("weighted_mean", xs)
     if out is not None:
-        torch.ops.nasops.weighted_mean_out(xs, weights, out)
+        _out("weighted_mean_out", xs, weights, out)
         return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_mean(xs, weights)
@@ -85,7 +92,7 @@ def weighted_concat(
     """
     xs = _as_list("weighted_concat", xs)
     if out is not None:
-        torch.ops.nasops.weighted_concat_out(xs, weights, dim, out)
+        _out("weighted_concat_out", xs, weights, dim, out)
         return out
     if torch.compiler.is_compiling():
         return torch.ops.nasops.weighted_concat(xs, weights, dim)
