@@ -24,6 +24,8 @@ const auto weighted_sum = op<at::Tensor(at::TensorList, const OptTensor&)>("naso
 const auto weighted_mean = op<at::Tensor(at::TensorList, const OptTensor&)>("nasops::weighted_mean");
 const auto weighted_concat =
     op<at::Tensor(at::TensorList, const OptTensor&, int64_t)>("nasops::weighted_concat");
+const auto weighted_sum_out =
+    op<void(at::TensorList, const OptTensor&, at::Tensor&)>("nasops::weighted_sum_out");
 const auto sum_backward = op<Grads(const at::Tensor&, at::TensorList, const at::Tensor&, double, bool, bool)>(
     "nasops::weighted_sum_backward");
 const auto concat_backward =
@@ -83,6 +85,12 @@ int main() {
     auto xs = inputs(3, {2, 3}, at::kFloat);
     auto expected = at::cat({xs[0] * 0.5, xs[1] * -2.0, xs[2] * 1.5}, -1);
     return at::allclose(weighted_concat.call(xs, w, -1), expected);
+  });
+  check("weighted_sum_out writes into out", [&] {
+    auto xs = inputs(3, {4, 100}, at::kFloat);
+    at::Tensor out = at::empty({4, 100}, at::kFloat);
+    weighted_sum_out.call(xs, w, out);
+    return at::equal(out, weighted_sum.call(xs, w));
   });
   check("weighted_sum_backward", [&] {
     auto xs = inputs(3, {5, 6}, at::kDouble);
