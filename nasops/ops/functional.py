@@ -29,6 +29,8 @@ def _as_list(op: str, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def _out(name: str, *args: object) -> None:
+    """Run the ``*_out`` op ``name``: through ``torch.ops`` under torch.compile, else straight
+    into its autograd kernel (which refuses inputs that require grad)."""
     if torch.compiler.is_compiling():
         getattr(torch.ops.nasops, name)(*args)
     else:
