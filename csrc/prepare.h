@@ -16,13 +16,13 @@ struct SumProblem {
   std::vector<at::Tensor> inputs;  // in out's layout
   double scale;                    // 1 for sum, 1/K for mean
 };
-// With `out` (the *_out ops), the result goes there instead of a new tensor.
+// `out`: the caller's tensor (the *_out ops), or nullptr for a new one.
 SumProblem prepare_sum(
     const char* op,
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
     bool mean,
-    const at::Tensor* out = nullptr);
+    const at::Tensor* out);
 
 // weighted_concat: a contiguous output, contiguous inputs.
 struct ConcatProblem {
@@ -35,7 +35,7 @@ ConcatProblem prepare_concat(
     at::TensorList xs,
     const std::optional<at::Tensor>& weights,
     int64_t dim,
-    const at::Tensor* out = nullptr);
+    const at::Tensor* out);
 
 // The *_backward ops.
 struct BackwardProblem {

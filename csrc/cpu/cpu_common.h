@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -79,24 +80,31 @@ inline bool use_streaming(const void* out, int64_t bytes) {
       page_resident(static_cast<const char*>(out) + bytes / 2);
 }
 
-// dst[j] = src[j] for a full tile, bypassing the cache where the ISA allows it. `dst` must
-// be 16-byte aligned; the caller fences once after its last streaming store.
+// Whether this build writes scalar_t with streaming stores: float and double, on SSE2.
 template <typename scalar_t>
-inline bool stream_tile(scalar_t* dst, const scalar_t* src) {
+constexpr bool streamable() {
+#if defined(__SSE2__)
+  return std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>;
+#else
+  return false;
+#endif
+}
+
+// dst[j] = src[j] for a full tile of a streamable type, bypassing the cache. `dst` must be
+// 16-byte aligned; the caller fences once after its last streaming store.
+template <typename scalar_t>
+inline void stream_tile(scalar_t* dst, const scalar_t* src) {
 #if defined(__SSE2__)
   if constexpr (std::is_same_v<scalar_t, float>) {
     for (int64_t j = 0; j < kTile; j += 4) {
       _mm_stream_ps(dst + j, _mm_loadu_ps(src + j));
     }
-    return true;
   } else if constexpr (std::is_same_v<scalar_t, double>) {
     for (int64_t j = 0; j < kTile; j += 2) {
       _mm_stream_pd(dst + j, _mm_loadu_pd(src + j));
     }
-    return true;
   }
 #endif
-  return false;
 }
 
 inline void streaming_fence() {

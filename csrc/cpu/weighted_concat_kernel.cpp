@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../element_math.h"
+#include "../entry_points.h"
 #include "../prepare.h"
 #include "cpu_common.h"
 
@@ -50,22 +51,15 @@ struct RowLayout {
   }
 };
 
-// The concatenation, into `into` when given (weighted_concat_out), else into a new tensor.
-at::Tensor concat_into(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim,
-    const at::Tensor* into) {
-  ConcatProblem p = prepare_concat(xs, weights, dim, into);
-  if (p.out.numel() == 0) {
-    return p.out;
-  }
+// Writes each scaled input into its slice of p.out (non-empty).
+void concat_forward(ConcatProblem& p, const OptionalTensor& weights) {
   const at::Tensor& out = p.out;
   const std::vector<at::Tensor>& inputs = p.inputs;
   const RowLayout layout(p.sizes, inner_size(out.sizes(), p.dim));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "weighted_concat", [&] {
     using acc = acc_t<scalar_t>;
-    const std::vector<acc> w = host_weights<acc>(weights, static_cast<int64_t>(xs.size()), 1.0);
+    const auto k = static_cast<int64_t>(inputs.size());
+    const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
     scalar_t* dst = out.data_ptr<scalar_t>();
     at::parallel_for(0, out.numel(), kGrain, [&](int64_t begin, int64_t end) {
       layout.for_each_segment(begin, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
@@ -78,7 +72,6 @@ at::Tensor concat_into(
       });
     });
   });
-  return out;
 }
 
 std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
@@ -133,26 +126,10 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
   return {grads, grad_w};
 }
 
-at::Tensor weighted_concat(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim) {
-  return concat_into(xs, weights, dim, nullptr);
-}
-
-void weighted_concat_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim,
-    at::Tensor& out) {
-  concat_into(xs, weights, dim, &out);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(nasops, CPU, m) {
-  m.impl("weighted_concat", &weighted_concat);
-  m.impl("weighted_concat_out", &weighted_concat_out);
+  ConcatOps<&concat_forward>::register_in(m);
   m.impl("weighted_concat_backward", &weighted_concat_backward);
 }
 

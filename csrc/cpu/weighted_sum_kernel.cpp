@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../element_math.h"
+#include "../entry_points.h"
 #include "../prepare.h"
 #include "cpu_common.h"
 
@@ -116,7 +117,8 @@ void sum_forward(
   const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
   const std::vector<const scalar_t*> in = pointers<scalar_t>(xs);
   scalar_t* dst = out.data_ptr<scalar_t>();
-  const bool stream = use_streaming(dst, n * static_cast<int64_t>(sizeof(scalar_t)));
+  const bool stream =
+      streamable<scalar_t>() && use_streaming(dst, n * static_cast<int64_t>(sizeof(scalar_t)));
   const acc s = static_cast<acc>(scale);
   const TileFn<scalar_t> fixed = fixed_k_tile<scalar_t>(k);
 
@@ -136,11 +138,8 @@ void sum_forward(
         sum_tile_any_k<scalar_t>(in.data(), w.data(), k, s, i, len, o);
       }
       if (via_stage) {
-        if (stream_tile(dst + i, staged)) {
-          streamed = true;
-        } else {
-          std::copy(staged, staged + kTile, dst + i);
-        }
+        stream_tile(dst + i, staged);
+        streamed = true;
       }
     }
     if (streamed) {
@@ -149,42 +148,11 @@ void sum_forward(
   });
 }
 
-// weighted_sum (scale 1) or weighted_mean (1/K), into `into` when given (the *_out ops).
-at::Tensor scaled_sum(
-    const char* op,
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    bool mean,
-    const at::Tensor* into = nullptr) {
-  SumProblem p = prepare_sum(op, xs, weights, mean, into);
-  if (p.out.numel() > 0) {
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
-      sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
-    });
-  }
-  return p.out;
-}
-
-at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weights) {
-  return scaled_sum("weighted_sum", xs, weights, false);
-}
-
-at::Tensor weighted_mean(at::TensorList xs, const std::optional<at::Tensor>& weights) {
-  return scaled_sum("weighted_mean", xs, weights, true);
-}
-
-void weighted_sum_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    at::Tensor& out) {
-  scaled_sum("weighted_sum_out", xs, weights, false, &out);
-}
-
-void weighted_mean_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    at::Tensor& out) {
-  scaled_sum("weighted_mean_out", xs, weights, true, &out);
+// weighted_sum (scale 1) or weighted_mean (1/K) of p.inputs into p.out (non-empty).
+void scaled_sum(SumProblem& p, const OptionalTensor& weights) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
+    sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
+  });
 }
 
 template <typename scalar_t>
@@ -256,10 +224,7 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
 }  // namespace
 
 TORCH_LIBRARY_IMPL(nasops, CPU, m) {
-  m.impl("weighted_sum", &weighted_sum);
-  m.impl("weighted_mean", &weighted_mean);
-  m.impl("weighted_sum_out", &weighted_sum_out);
-  m.impl("weighted_mean_out", &weighted_mean_out);
+  SumOps<&scaled_sum>::register_in(m);
   m.impl("weighted_sum_backward", &weighted_sum_backward);
 }
 

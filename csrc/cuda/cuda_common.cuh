@@ -17,6 +17,7 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../element_math.h"
 
@@ -165,6 +166,26 @@ void with_pack(bool vectorized, F&& f) {
     f(std::integral_constant<int, pack_size<scalar_t>()>{});
   } else {
     f(std::integral_constant<int, 1>{});
+  }
+}
+
+// A backward launch's pointers for inputs [first, first + count): the inputs, when the weight
+// gradient is wanted (`xs` is empty otherwise), and their gradients, when input gradients are
+// (`grads` is empty otherwise).
+template <typename scalar_t, typename Args>
+void set_backward_pointers(
+    Args& a,
+    const std::vector<at::Tensor>& xs,
+    const std::vector<at::Tensor>& grads,
+    int64_t first,
+    int count) {
+  for (int t = 0; t < count; ++t) {
+    if (!xs.empty()) {
+      a.x[t] = xs[first + t].const_data_ptr<scalar_t>();
+    }
+    if (!grads.empty()) {
+      a.gx[t] = grads[first + t].data_ptr<scalar_t>();
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../element_math.h"
+#include "../entry_points.h"
 #include "../prepare.h"
 #include "cuda_common.cuh"
 
@@ -183,18 +184,10 @@ struct Plan {
 };
 
 
-// The concatenation, into `into` when given (weighted_concat_out), else into a new tensor.
-at::Tensor concat_into(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim,
-    const at::Tensor* into) {
-  ConcatProblem p = prepare_concat(xs, weights, dim, into);
+// Writes each scaled input straight into its slice of p.out (non-empty).
+void concat_forward(ConcatProblem& p, const OptionalTensor& weights) {
   const c10::cuda::CUDAGuard guard(p.out.device());
-  if (p.out.numel() == 0) {
-    return p.out;
-  }
-  dim = p.dim;
+  const int64_t dim = p.dim;
   const at::Tensor& out = p.out;
   const std::vector<at::Tensor>& inputs = p.inputs;
   const std::vector<int64_t>& sizes = p.sizes;
@@ -228,7 +221,6 @@ at::Tensor concat_into(
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
   });
-  return out;
 }
 
 std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
@@ -270,14 +262,7 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
     for (int64_t first = 0; first < k; first += kMaxInputs) {
       const int count = static_cast<int>(std::min<int64_t>(kMaxInputs, k - first));
       ConcatBackwardArgs<scalar_t> a{};
-      for (int t = 0; t < count; ++t) {
-        if (weight_grad) {
-          a.x[t] = inputs[first + t].const_data_ptr<scalar_t>();
-        }
-        if (input_grads) {
-          a.gx[t] = grads[first + t].data_ptr<scalar_t>();
-        }
-      }
+      set_backward_pointers<scalar_t>(a, inputs, grads, first, count);
       a.slices = plan.slices(first, count, V, [&](int64_t i) {
         return aligned(gp + plan.offset[i]) &&
             (!weight_grad || aligned(inputs[i].const_data_ptr())) &&
@@ -298,26 +283,10 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
   return {grads, grad_w};
 }
 
-at::Tensor weighted_concat(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim) {
-  return concat_into(xs, weights, dim, nullptr);
-}
-
-void weighted_concat_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    int64_t dim,
-    at::Tensor& out) {
-  concat_into(xs, weights, dim, &out);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(nasops, CUDA, m) {
-  m.impl("weighted_concat", &weighted_concat);
-  m.impl("weighted_concat_out", &weighted_concat_out);
+  ConcatOps<&concat_forward>::register_in(m);
   m.impl("weighted_concat_backward", &weighted_concat_backward);
 }
 

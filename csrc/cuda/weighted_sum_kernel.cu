@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../element_math.h"
+#include "../entry_points.h"
 #include "../prepare.h"
 #include "cuda_common.cuh"
 
@@ -155,43 +156,12 @@ void sum_forward(
   });
 }
 
-// weighted_sum (scale 1) or weighted_mean (1/K), into `into` when given (the *_out ops).
-at::Tensor scaled_sum(
-    const char* op,
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    bool mean,
-    const at::Tensor* into = nullptr) {
-  SumProblem p = prepare_sum(op, xs, weights, mean, into);
+// weighted_sum (scale 1) or weighted_mean (1/K) of p.inputs into p.out (non-empty).
+void scaled_sum(SumProblem& p, const OptionalTensor& weights) {
   const c10::cuda::CUDAGuard guard(p.out.device());
-  if (p.out.numel() > 0) {
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
-      sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
-    });
-  }
-  return p.out;
-}
-
-at::Tensor weighted_sum(at::TensorList xs, const std::optional<at::Tensor>& weights) {
-  return scaled_sum("weighted_sum", xs, weights, false);
-}
-
-at::Tensor weighted_mean(at::TensorList xs, const std::optional<at::Tensor>& weights) {
-  return scaled_sum("weighted_mean", xs, weights, true);
-}
-
-void weighted_sum_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    at::Tensor& out) {
-  scaled_sum("weighted_sum_out", xs, weights, false, &out);
-}
-
-void weighted_mean_out(
-    at::TensorList xs,
-    const std::optional<at::Tensor>& weights,
-    at::Tensor& out) {
-  scaled_sum("weighted_mean_out", xs, weights, true, &out);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.out.scalar_type(), "weighted_sum", [&] {
+    sum_forward<scalar_t>(p.inputs, weights, p.scale, p.out);
+  });
 }
 
 template <typename scalar_t>
@@ -328,14 +298,7 @@ void sum_backward(
     for (int64_t first = 0; first < k; first += kMaxInputs) {
       const int count = static_cast<int>(std::min<int64_t>(kMaxInputs, k - first));
       SumBackwardArgs<scalar_t> a{};
-      for (int t = 0; t < count; ++t) {
-        if (weight_grad) {
-          a.x[t] = xs[first + t].const_data_ptr<scalar_t>();
-        }
-        if (input_grads) {
-          a.gx[t] = grads[first + t].data_ptr<scalar_t>();
-        }
-      }
+      set_backward_pointers<scalar_t>(a, xs, grads, first, count);
       a.g = g.const_data_ptr<scalar_t>();
       a.w = w.const_data_ptr<acc>() + first;
       a.partials = weight_grad ? partials.data_ptr<double>() + first * blocks : nullptr;
@@ -383,10 +346,7 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_sum_backward(
 }  // namespace
 
 TORCH_LIBRARY_IMPL(nasops, CUDA, m) {
-  m.impl("weighted_sum", &weighted_sum);
-  m.impl("weighted_mean", &weighted_mean);
-  m.impl("weighted_sum_out", &weighted_sum_out);
-  m.impl("weighted_mean_out", &weighted_mean_out);
+  SumOps<&scaled_sum>::register_in(m);
   m.impl("weighted_sum_backward", &weighted_sum_backward);
 }
 
