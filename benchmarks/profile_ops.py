@@ -13,8 +13,7 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from nasops.bench import peers
-from nasops.bench.sweep import FUSED, MODES, ROWS, Case, _autograd_call, _bind
+from nasops.bench.sweep import MODES, ROWS, Case, methods
 from nasops.bench.timing import synchronizer
 
 CALLS = 5
@@ -50,16 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     shape = (ROWS, case.n // ROWS)
     xs = [torch.randn(shape, generator=generator, device=args.device) for _ in range(args.k)]
     w = torch.softmax(torch.randn(args.k, device=args.device), 0)
-    for name, fn in (("nasops", FUSED["sum"]), ("python_sum", peers.python_sum)):
-        if args.mode == "forward":
-            call = _bind(fn, xs, w)
-        else:
-            xs_g = [x.detach().requires_grad_() for x in xs]
-            w_g = w.detach().clone().requires_grad_()
-            with torch.no_grad():
-                grad = torch.randn_like(xs[0])
-            call = _autograd_call(fn, xs_g, w_g, grad)
-        profile_method(f"{name} {args.mode} K={args.k} N=2^{args.log2n}", call, args.device)
+    calls = {m.name: m.call for m in methods(case, xs, w)}
+    for name in ("nasops", "python_sum"):
+        label = f"{name} {args.mode} K={args.k} N=2^{args.log2n}"
+        profile_method(label, calls[name], args.device)
     return 0
 
 
