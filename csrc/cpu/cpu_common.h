@@ -1,5 +1,6 @@
-// Helpers shared by the CPU kernels: blocking constants, host copies of the weights,
-// streaming stores, and the fixed-order combination of per-chunk partial dot products.
+// Helpers shared by the CPU kernels: blocking constants, host copies of the weights, large
+// outputs (page mapping, streaming stores), and the fixed-order combination of per-chunk
+// partial dot products.
 #pragma once
 
 #include <ATen/Dispatch.h>
@@ -14,10 +15,6 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-#endif
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
 #endif
 
 namespace nasops::cpu {
@@ -34,9 +31,9 @@ constexpr int64_t kGrain = 32768;
 // Elements per backward chunk. Fixed, not derived from the thread count, so the weight
 // gradient's summation order (and its bits) never depend on how many threads run.
 constexpr int64_t kChunk = 32768;
-// Outputs at least this large bypass the cache with streaming stores: they would be evicted
-// before anyone reads them, and skipping the read-for-ownership saves a memory stream.
-constexpr int64_t kStreamingBytes = int64_t{8} << 20;
+// Outputs at least this large are mapped before the kernel writes them and are written with
+// streaming stores (map_fresh_pages, use_streaming).
+constexpr int64_t kLargeBytes = int64_t{8} << 20;
 // Parallel lanes of a dot product, so the compiler vectorizes it without reordering sums.
 constexpr int64_t kLanes = 16;
 
@@ -58,26 +55,17 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
   return out;
 }
 
-// Whether the page holding `p` is mapped and backed already.
-inline bool page_resident(const void* p) {
-#if defined(__linux__)
-  const auto page_size = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t page = reinterpret_cast<uintptr_t>(p) & ~(page_size - 1);
-  unsigned char resident = 0;
-  return mincore(reinterpret_cast<void*>(page), 1, &resident) == 0 && (resident & 1) != 0;
-#else
-  return true;
-#endif
-}
+// Maps the pages of an output of `bytes` bytes that the caller is about to write in full, when
+// it is large and not yet backed (a fresh mapping: its middle page is tested, as the first one
+// holds the allocator's header): one store per page, in parallel. Measured on the reference VM
+// at 64 MiB: letting the kernel's loop take those page faults cost 4-7 ms more than mapping
+// the pages first, as each fault breaks the loop's memory streams.
+void map_fresh_pages(void* out, int64_t bytes);
 
-// Whether `out` (of `bytes` bytes) should be written with streaming stores. They pay off on
-// memory that is already mapped (a reused buffer): skipping the read-for-ownership saves a
-// stream. On a fresh mapping each page is zeroed by the kernel, into the cache, just before
-// the first store to it, so plain stores are faster there: a middle page tells the two apart
-// (the first one holds the allocator's header).
+// Whether a large output, mapped already, is written with streaming stores: they skip the
+// read-for-ownership of lines that would be evicted before anyone reads them.
 inline bool use_streaming(const void* out, int64_t bytes) {
-  return bytes >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
-      page_resident(static_cast<const char*>(out) + bytes / 2);
+  return bytes >= kLargeBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0;
 }
 
 // Whether this build writes scalar_t with streaming stores: float and double, on SSE2.
@@ -111,6 +99,23 @@ inline void streaming_fence() {
 #if defined(__SSE2__)
   _mm_sfence();
 #endif
+}
+
+// Produces one tile of `len` elements of dst with fill(o): o is dst itself or, for a full tile
+// of a streamable type when `stream`, an L1 tile that is then streamed to dst (16-byte aligned).
+// Says whether it streamed, so the caller fences once after its last tile.
+template <typename scalar_t, typename Fill>
+inline bool write_tile(scalar_t* dst, int64_t len, bool stream, Fill&& fill) {
+  if constexpr (streamable<scalar_t>()) {
+    if (stream && len == kTile) {
+      alignas(16) scalar_t staged[kTile];
+      fill(staged);
+      stream_tile(dst, staged);
+      return true;
+    }
+  }
+  fill(dst);
+  return false;
 }
 
 // <g, x> over [0, len), accumulated in kLanes independent lanes then summed in lane order.

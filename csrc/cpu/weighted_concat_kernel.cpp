@@ -61,6 +61,7 @@ void concat_forward(ConcatProblem& p, const OptionalTensor& weights) {
     const auto k = static_cast<int64_t>(inputs.size());
     const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
     scalar_t* dst = out.data_ptr<scalar_t>();
+    map_fresh_pages(dst, out.nbytes());
     at::parallel_for(0, out.numel(), kGrain, [&](int64_t begin, int64_t end) {
       layout.for_each_segment(begin, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
         const scalar_t* x = inputs[t].const_data_ptr<scalar_t>() + src;
@@ -96,6 +97,11 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
       using acc = acc_t<scalar_t>;
       const std::vector<acc> w = host_weights<acc>(weights, k, 1.0);
       const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      if (input_grads) {
+        for (auto& grad_x : grads) {
+          map_fresh_pages(grad_x.data_ptr(), grad_x.nbytes());
+        }
+      }
       at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
         for (int64_t c = first; c < last; ++c) {
           std::vector<acc> sums(static_cast<size_t>(k), acc(0));
