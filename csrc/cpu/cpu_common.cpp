@@ -3,9 +3,14 @@
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
+#if !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack it, older kernels refuse it
+#endif
 #endif
 
 namespace nasops::cpu {
@@ -32,19 +37,32 @@ bool page_resident(const void* p) {
 #endif
 }
 
-// One store into every page of [begin, begin + bytes), in parallel; only bytes of the output
-// are written, never the allocator's header on the first page.
+// Asks the kernel to map [from, to) (from page-aligned) for writing, without changing a byte.
+bool populate_for_write(uintptr_t from, uintptr_t to) {
+#if defined(__linux__)
+  return madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) == 0;
+#else
+  return false;
+#endif
+}
+
+// Maps the pages of [begin, begin + bytes) in parallel: with MADV_POPULATE_WRITE (Linux 5.14+;
+// 64 MiB in 10-13 ms with 2 threads on the reference VM), else with one store per page
+// (13-16 ms), which writes only inside the range, never the allocator's header before it.
 void map_pages(char* begin, int64_t bytes) {
-  const int64_t page = page_bytes();
-  const auto first_boundary = static_cast<int64_t>(
-      (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(page) - 1) &
-      ~static_cast<uintptr_t>(page - 1));
-  const int64_t head = first_boundary - static_cast<int64_t>(reinterpret_cast<uintptr_t>(begin));
-  begin[0] = 0;
-  const int64_t pages = (bytes - head + page - 1) / page;
-  at::parallel_for(0, pages, kGrain / 16, [&](int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i) {
-      begin[head + i * page] = 0;
+  const auto page = static_cast<uintptr_t>(page_bytes());
+  const auto start = reinterpret_cast<uintptr_t>(begin);
+  const uintptr_t first = start & ~(page - 1);
+  const uintptr_t end = start + static_cast<uintptr_t>(bytes);
+  const auto pages = static_cast<int64_t>((end - first + page - 1) / page);
+  at::parallel_for(0, pages, kGrain / 16, [&](int64_t lo, int64_t hi) {
+    const uintptr_t from = first + static_cast<uintptr_t>(lo) * page;
+    const uintptr_t to = std::min(end, first + static_cast<uintptr_t>(hi) * page);
+    if (populate_for_write(from, to)) {
+      return;
+    }
+    for (uintptr_t at = std::max(from, start); at < to; at = (at & ~(page - 1)) + page) {
+      *reinterpret_cast<char*>(at) = 0;
     }
   });
 }
