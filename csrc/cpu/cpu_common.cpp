@@ -16,6 +16,9 @@
 namespace nasops::cpu {
 namespace {
 
+// Pages per at::parallel_for grain when mapping an output (2 MiB of 4 KiB pages).
+constexpr int64_t kPagesPerGrain = 512;
+
 int64_t page_bytes() {
 #if defined(__linux__)
   static const auto size = static_cast<int64_t>(sysconf(_SC_PAGESIZE));
@@ -55,7 +58,7 @@ void map_pages(char* begin, int64_t bytes) {
   const uintptr_t first = start & ~(page - 1);
   const uintptr_t end = start + static_cast<uintptr_t>(bytes);
   const auto pages = static_cast<int64_t>((end - first + page - 1) / page);
-  at::parallel_for(0, pages, kGrain / 16, [&](int64_t lo, int64_t hi) {
+  at::parallel_for(0, pages, kPagesPerGrain, [&](int64_t lo, int64_t hi) {
     const uintptr_t from = first + static_cast<uintptr_t>(lo) * page;
     const uintptr_t to = std::min(end, first + static_cast<uintptr_t>(hi) * page);
     if (populate_for_write(from, to)) {

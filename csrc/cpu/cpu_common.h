@@ -57,9 +57,9 @@ std::vector<acc> host_weights(const std::optional<at::Tensor>& weights, int64_t 
 
 // Maps the pages of an output of `bytes` bytes that the caller is about to write in full, when
 // it is large and not yet backed (a fresh mapping: its middle page is tested, as the first one
-// holds the allocator's header): one store per page, in parallel. Measured on the reference VM
-// at 64 MiB: letting the kernel's loop take those page faults cost 4-7 ms more than mapping
-// the pages first, as each fault breaks the loop's memory streams.
+// holds the allocator's header), from all threads at once. Measured on the reference VM at
+// 64 MiB: letting the kernel's loop take those page faults cost 4-7 ms more than mapping the
+// pages first, as each fault breaks the loop's memory streams.
 void map_fresh_pages(void* out, int64_t bytes);
 
 // Whether a large output, mapped already, is written with streaming stores: they skip the

@@ -7,8 +7,8 @@ not bandwidth, sets the speed of any op that allocates its output. Two regimes:
 - ``default``: glibc as configured (what most users run);
 - ``reuse``: ``mallopt(M_MMAP_MAX, 0)`` and a 2 GiB ``M_TRIM_THRESHOLD``, the runtime form
   of ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``: freed blocks stay mapped and are
-  reused, so an output allocation costs no page faults. Kernel bandwidth is read here (the
-  ops have no ``out=`` variant to pre-allocate their output).
+  reused, so an output allocation costs no page faults. Kernel bandwidth is read here, on
+  the ops called with ``out=``, as TRIAD is.
 """
 
 import ctypes
