@@ -1,7 +1,7 @@
 // CPU kernels of weighted_sum, weighted_mean and their shared backward.
 //
 // Forward: at::parallel_for over the output; each tile of kTile elements adds the K input tiles
-// two at a time into an L1 tile and writes the output once. Backward: one pass over fixed-size
+// a few at a time into an L1 tile and writes the output once. Backward: one pass over fixed-size
 // chunks that reads g and each x_i once, writes every grad x_i and keeps per-chunk partial
 // dot products, summed afterwards in chunk order (deterministic). Large outputs are mapped
 // before the pass and written with streaming stores (cpu_common.h).
@@ -63,10 +63,34 @@ void add_group(
   }
 }
 
-// One tile of the output: the K inputs are read in groups of two (the first group takes three
-// when K is odd), each group's sums kept in an L1 tile for the next. Measured on the reference
-// VM at K = 8: reading all K inputs per element ran at 0.8 of TRIAD, pairs at 1.1, as fewer
-// memory streams are open at once. Each element is summed in input order, whatever the grouping.
+// Inputs per group in a tile. Measured on the reference VM at K = 8 against TRIAD: all eight
+// inputs at once ran at 0.85-0.88 when the machine was quiet (L1 conflicts between the
+// streams), pairs at 0.6-0.7 when other tenants loaded the memory (too few misses in flight);
+// groups of four were within 3 % of the better choice in both states.
+constexpr int kGroup = 4;
+
+// The group of the first g (1..kGroup) inputs.
+template <typename scalar_t, bool kLast>
+void first_group(
+    int64_t g,
+    const scalar_t* const* in,
+    const acc_t<scalar_t>* w,
+    acc_t<scalar_t> s,
+    int64_t i,
+    int64_t len,
+    acc_t<scalar_t>* sums,
+    scalar_t* o) {
+  switch (g) {
+    case 1: return add_group<scalar_t, 1, true, kLast>(in, w, s, i, len, sums, o);
+    case 2: return add_group<scalar_t, 2, true, kLast>(in, w, s, i, len, sums, o);
+    case 3: return add_group<scalar_t, 3, true, kLast>(in, w, s, i, len, sums, o);
+    default: return add_group<scalar_t, kGroup, true, kLast>(in, w, s, i, len, sums, o);
+  }
+}
+
+// One tile of the output: the K inputs are read in groups of kGroup (the first group takes
+// the remainder), each group's sums kept in an L1 tile for the next. Each element is summed
+// in input order, whatever the grouping.
 template <typename scalar_t>
 void sum_tile(
     const scalar_t* const* in,
@@ -76,23 +100,16 @@ void sum_tile(
     int64_t i,
     int64_t len,
     scalar_t* o) {
-  switch (k) {
-    case 1: return add_group<scalar_t, 1, true, true>(in, w, s, i, len, nullptr, o);
-    case 2: return add_group<scalar_t, 2, true, true>(in, w, s, i, len, nullptr, o);
-    case 3: return add_group<scalar_t, 3, true, true>(in, w, s, i, len, nullptr, o);
-    default: break;
+  if (k <= kGroup) {
+    return first_group<scalar_t, true>(k, in, w, s, i, len, nullptr, o);
   }
   acc_t<scalar_t> sums[kTile];
-  int64_t t = 2 + k % 2;
-  if (t == 3) {
-    add_group<scalar_t, 3, true, false>(in, w, s, i, len, sums, o);
-  } else {
-    add_group<scalar_t, 2, true, false>(in, w, s, i, len, sums, o);
+  int64_t t = (k - 1) % kGroup + 1;
+  first_group<scalar_t, false>(t, in, w, s, i, len, sums, o);
+  for (; t + kGroup < k; t += kGroup) {
+    add_group<scalar_t, kGroup, false, false>(in + t, w + t, s, i, len, sums, o);
   }
-  for (; t + 2 < k; t += 2) {
-    add_group<scalar_t, 2, false, false>(in + t, w + t, s, i, len, sums, o);
-  }
-  add_group<scalar_t, 2, false, true>(in + t, w + t, s, i, len, sums, o);
+  add_group<scalar_t, kGroup, false, true>(in + t, w + t, s, i, len, sums, o);
 }
 
 template <typename scalar_t>

@@ -16,8 +16,9 @@ LARGE_BYTES = 9 << 20  # above the kernels' 8 MiB threshold
 TAIL = 37  # so the row length is no multiple of the kernels' tiles
 ROWS = 4
 OUT_KINDS = ("allocated", "resident", "fresh_mapping", "misaligned")
-# K = 1, 2 and 3 take one group of inputs, 5 and 8 several (the first of three when K is odd).
-CASES = [("sum", 1), ("sum", 2), ("sum", 5), ("sum", 8), ("mean", 3), ("concat", 3)]
+# The sum kernel adds its inputs in groups of four, the first taking the remainder: K ≤ 4 is
+# one group, 8 is two, 10 is 2 + 4 + 4 (a middle group).
+CASES = [("sum", 1), ("sum", 2), ("sum", 8), ("sum", 10), ("mean", 3), ("concat", 3)]
 
 
 @functools.lru_cache(maxsize=1)  # the cases of one (op, k, dtype, device) run one after another
