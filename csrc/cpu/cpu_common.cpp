@@ -85,16 +85,18 @@ at::Tensor combine_partials(
     int64_t k,
     double scale,
     const at::TensorOptions& options) {
-  at::Tensor total = at::empty({k}, options.dtype(at::kDouble));
-  double* out = total.data_ptr<double>();
-  for (int64_t i = 0; i < k; ++i) {
-    double sum = 0.0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      sum += partials[static_cast<size_t>(c * k + i)];
+  at::Tensor total = at::empty({k}, options);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, total.scalar_type(), "combine_partials", [&] {
+    scalar_t* out = total.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < k; ++i) {
+      double sum = 0.0;
+      for (int64_t c = 0; c < chunks; ++c) {
+        sum += partials[static_cast<size_t>(c * k + i)];
+      }
+      out[i] = static_cast<scalar_t>(sum * scale);
     }
-    out[i] = sum * scale;
-  }
-  return total.to(options.dtype());
+  });
+  return total;
 }
 
 }  // namespace nasops::cpu

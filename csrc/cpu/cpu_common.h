@@ -139,7 +139,8 @@ acc_t<scalar_t> dot(const scalar_t* g, const scalar_t* x, int64_t len) {
   return total;
 }
 
-// Sums partials[c * k + i] over chunks c in order into a `k`-entry tensor of `dtype`.
+// Sums partials[c * k + i] over chunks c in order, in double, into a `k`-entry tensor made
+// with `options` (the weights' dtype): no double-precision temporary tensor per backward.
 at::Tensor combine_partials(
     const std::vector<double>& partials,
     int64_t chunks,
