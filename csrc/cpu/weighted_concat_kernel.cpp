@@ -51,6 +51,35 @@ struct RowLayout {
   }
 };
 
+// o[j] = w·x[j] over one run of one input.
+template <typename scalar_t>
+NASOPS_CPU_CLONES void scale_run(const scalar_t* x, acc_t<scalar_t> w, int64_t len, scalar_t* o) {
+  using acc = acc_t<scalar_t>;
+  for (int64_t j = 0; j < len; ++j) {
+    o[j] = finish<scalar_t>(accumulate<scalar_t>(acc(0), w, x[j]), acc(1));
+  }
+}
+
+// One run of one input in the backward: grad_x[j] = w·g[j] when grad_x is given, and <g, x>
+// added to *dot_sum when x is.
+template <typename scalar_t>
+NASOPS_CPU_CLONES void backward_run(
+    const scalar_t* g,
+    const scalar_t* x,
+    acc_t<scalar_t> w,
+    int64_t len,
+    scalar_t* grad_x,
+    acc_t<scalar_t>* dot_sum) {
+  if (grad_x != nullptr) {
+    for (int64_t j = 0; j < len; ++j) {
+      grad_x[j] = scale_grad<scalar_t>(w, g[j]);
+    }
+  }
+  if (x != nullptr) {
+    *dot_sum += dot<scalar_t>(g, x, len);
+  }
+}
+
 // Writes each scaled input into its slice of p.out (non-empty).
 void concat_forward(ConcatProblem& p, const OptionalTensor& weights) {
   const at::Tensor& out = p.out;
@@ -64,12 +93,7 @@ void concat_forward(ConcatProblem& p, const OptionalTensor& weights) {
     map_fresh_pages(dst, out.nbytes());
     at::parallel_for(0, out.numel(), kGrain, [&](int64_t begin, int64_t end) {
       layout.for_each_segment(begin, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
-        const scalar_t* x = inputs[t].const_data_ptr<scalar_t>() + src;
-        scalar_t* o = dst + at;
-        const acc wt = w[t];
-        for (int64_t j = 0; j < len; ++j) {
-          o[j] = finish<scalar_t>(accumulate<scalar_t>(acc(0), wt, x[j]), acc(1));
-        }
+        scale_run<scalar_t>(inputs[t].const_data_ptr<scalar_t>() + src, w[t], len, dst + at);
       });
     });
   });
@@ -107,17 +131,9 @@ std::tuple<std::vector<at::Tensor>, at::Tensor> weighted_concat_backward(
           std::vector<acc> sums(static_cast<size_t>(k), acc(0));
           const int64_t end = std::min(n, (c + 1) * kChunk);
           layout.for_each_segment(c * kChunk, end, [&](size_t t, int64_t src, int64_t at, int64_t len) {
-            const scalar_t* gi = gp + at;
-            if (input_grads) {
-              scalar_t* o = grads[t].data_ptr<scalar_t>() + src;
-              for (int64_t j = 0; j < len; ++j) {
-                o[j] = scale_grad<scalar_t>(w[t], gi[j]);
-              }
-            }
-            if (weight_grad) {
-              const scalar_t* x = inputs[t].const_data_ptr<scalar_t>() + src;
-              sums[t] += dot<scalar_t>(gi, x, len);
-            }
+            scalar_t* grad_x = input_grads ? grads[t].data_ptr<scalar_t>() + src : nullptr;
+            const scalar_t* x = weight_grad ? inputs[t].const_data_ptr<scalar_t>() + src : nullptr;
+            backward_run<scalar_t>(gp + at, x, w[t], len, grad_x, &sums[t]);
           });
           for (int64_t t = 0; t < k; ++t) {
             partials[static_cast<size_t>(c * k + t)] = static_cast<double>(sums[t]);

@@ -35,7 +35,7 @@ std::vector<const scalar_t*> pointers(const std::vector<at::Tensor>& ts) {
 // (kFirst: starting from zero), which stay in `sums` or, for the last group (kLast), are
 // scaled and written to `o`. Every element keeps its sum in a register across the group.
 template <typename scalar_t, int G, bool kFirst, bool kLast>
-void add_group(
+NASOPS_CPU_INLINE void add_group(
     const scalar_t* const* in,
     const acc_t<scalar_t>* w,
     acc_t<scalar_t> s,
@@ -71,7 +71,7 @@ constexpr int kGroup = 4;
 
 // The group of the first g (1..kGroup) inputs.
 template <typename scalar_t, bool kLast>
-void first_group(
+NASOPS_CPU_INLINE void first_group(
     int64_t g,
     const scalar_t* const* in,
     const acc_t<scalar_t>* w,
@@ -92,7 +92,7 @@ void first_group(
 // the remainder), each group's sums kept in an L1 tile for the next. Each element is summed
 // in input order, whatever the grouping.
 template <typename scalar_t>
-void sum_tile(
+NASOPS_CPU_INLINE void sum_tile(
     const scalar_t* const* in,
     const acc_t<scalar_t>* w,
     int64_t k,
@@ -110,6 +110,32 @@ void sum_tile(
     add_group<scalar_t, kGroup, false, false>(in + t, w + t, s, i, len, sums, o);
   }
   add_group<scalar_t, kGroup, false, true>(in + t, w + t, s, i, len, sums, o);
+}
+
+// Tiles [first, last) of the output (the last one may be partial), then one fence if any was
+// streamed: the body of one thread's share of the forward.
+template <typename scalar_t>
+NASOPS_CPU_CLONES void sum_tiles(
+    const scalar_t* const* in,
+    const acc_t<scalar_t>* w,
+    int64_t k,
+    acc_t<scalar_t> s,
+    int64_t n,
+    int64_t first,
+    int64_t last,
+    bool stream,
+    scalar_t* dst) {
+  bool streamed = false;
+  for (int64_t tile = first; tile < last; ++tile) {
+    const int64_t i = tile * kTile;
+    const int64_t len = std::min(kTile, n - i);
+    streamed |= write_tile(dst + i, len, stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
+      sum_tile<scalar_t>(in, w, k, s, i, len, o);
+    });
+  }
+  if (streamed) {
+    streaming_fence();
+  }
 }
 
 template <typename scalar_t>
@@ -132,17 +158,7 @@ void sum_forward(
   // Parallel over whole tiles, so every tile starts on the (aligned) allocation's grid.
   const int64_t tiles = (n + kTile - 1) / kTile;
   at::parallel_for(0, tiles, kGrain / kTile, [&](int64_t first, int64_t last) {
-    bool streamed = false;
-    for (int64_t tile = first; tile < last; ++tile) {
-      const int64_t i = tile * kTile;
-      const int64_t len = std::min(kTile, n - i);
-      streamed |= write_tile(dst + i, len, stream, [&](scalar_t* o) {
-        sum_tile<scalar_t>(in.data(), w.data(), k, s, i, len, o);
-      });
-    }
-    if (streamed) {
-      streaming_fence();
-    }
+    sum_tiles<scalar_t>(in.data(), w.data(), k, s, n, first, last, stream, dst);
   });
 }
 
@@ -153,6 +169,52 @@ void scaled_sum(SumProblem& p, const OptionalTensor& weights) {
   });
 }
 
+// Backward chunks [first, last): every grad x_i = w_i·g of the chunk, and its partial
+// <g, x_i> into partials[c * k + i]; then one fence if any tile was streamed.
+template <typename scalar_t>
+NASOPS_CPU_CLONES void backward_chunks(
+    const scalar_t* g,
+    const scalar_t* const* in,
+    int64_t k_in,
+    const acc_t<scalar_t>* scaled_w,
+    scalar_t* const* out,
+    int64_t k_out,
+    int64_t k,
+    int64_t n,
+    int64_t first,
+    int64_t last,
+    bool stream,
+    double* partials) {
+  using acc = acc_t<scalar_t>;
+  bool streamed = false;
+  for (int64_t c = first; c < last; ++c) {
+    const int64_t begin = c * kChunk;
+    const int64_t end = std::min(n, begin + kChunk);
+    std::vector<acc> dots(static_cast<size_t>(k_in), acc(0));
+    for (int64_t i = begin; i < end; i += kTile) {
+      const int64_t len = std::min(kTile, end - i);
+      const scalar_t* gi = g + i;
+      for (int64_t t = 0; t < k_out; ++t) {
+        const acc wt = scaled_w[t];
+        streamed |= write_tile(out[t] + i, len, stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
+          for (int64_t j = 0; j < len; ++j) {
+            o[j] = scale_grad<scalar_t>(wt, gi[j]);
+          }
+        });
+      }
+      for (int64_t t = 0; t < k_in; ++t) {
+        dots[t] += dot<scalar_t>(gi, in[t] + i, len);
+      }
+    }
+    for (int64_t t = 0; t < k_in; ++t) {
+      partials[c * k + t] = static_cast<double>(dots[t]);
+    }
+  }
+  if (streamed) {
+    streaming_fence();
+  }
+}
+
 template <typename scalar_t>
 void sum_backward(
     const at::Tensor& grad,
@@ -161,7 +223,6 @@ void sum_backward(
     std::vector<at::Tensor>& grads,
     std::vector<double>& partials,
     int64_t chunks) {
-  using acc = acc_t<scalar_t>;
   const int64_t k = static_cast<int64_t>(scaled_w.size());
   const int64_t n = grad.numel();
   const scalar_t* g = grad.const_data_ptr<scalar_t>();
@@ -174,35 +235,12 @@ void sum_backward(
     map_fresh_pages(out.back(), bytes);
     stream = stream && use_streaming(out.back(), bytes);
   }
-
+  const auto k_in = static_cast<int64_t>(in.size());
+  const auto k_out = static_cast<int64_t>(out.size());
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
-    bool streamed = false;
-    for (int64_t c = first; c < last; ++c) {
-      const int64_t begin = c * kChunk;
-      const int64_t end = std::min(n, begin + kChunk);
-      std::vector<acc> sums(in.size(), acc(0));
-      for (int64_t i = begin; i < end; i += kTile) {
-        const int64_t len = std::min(kTile, end - i);
-        const scalar_t* gi = g + i;
-        for (size_t t = 0; t < out.size(); ++t) {
-          const acc wt = scaled_w[t];
-          streamed |= write_tile(out[t] + i, len, stream, [&](scalar_t* o) {
-            for (int64_t j = 0; j < len; ++j) {
-              o[j] = scale_grad<scalar_t>(wt, gi[j]);
-            }
-          });
-        }
-        for (size_t t = 0; t < in.size(); ++t) {
-          sums[t] += dot<scalar_t>(gi, in[t] + i, len);
-        }
-      }
-      for (size_t t = 0; t < in.size(); ++t) {
-        partials[static_cast<size_t>(c * k) + t] = static_cast<double>(sums[t]);
-      }
-    }
-    if (streamed) {
-      streaming_fence();
-    }
+    backward_chunks<scalar_t>(
+        g, in.data(), k_in, scaled_w.data(), out.data(), k_out, k, n, first, last, stream,
+        partials.data());
   });
 }
 
