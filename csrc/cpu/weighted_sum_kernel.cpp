@@ -112,25 +112,28 @@ NASOPS_CPU_INLINE void sum_tile(
   add_group<scalar_t, kGroup, false, true>(in + t, w + t, s, i, len, sums, o);
 }
 
-// Tiles [first, last) of the output (the last one may be partial), then one fence if any was
-// streamed: the body of one thread's share of the forward.
+// What one forward pass reads and writes.
 template <typename scalar_t>
-NASOPS_CPU_CLONES void sum_tiles(
-    const scalar_t* const* in,
-    const acc_t<scalar_t>* w,
-    int64_t k,
-    acc_t<scalar_t> s,
-    int64_t n,
-    int64_t first,
-    int64_t last,
-    bool stream,
-    scalar_t* dst) {
+struct SumPass {
+  const scalar_t* const* in;    // the K inputs
+  const acc_t<scalar_t>* w;     // their weights
+  int64_t k;
+  acc_t<scalar_t> scale;
+  int64_t n;                    // elements per input
+  bool stream;                  // write full tiles with streaming stores
+  scalar_t* dst;
+};
+
+// Tiles [first, last) of the output (the last one may be partial), then one fence if any was
+// streamed: one thread's share of the forward.
+template <typename scalar_t>
+NASOPS_CPU_CLONES void sum_tiles(const SumPass<scalar_t>& p, int64_t first, int64_t last) {
   bool streamed = false;
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t i = tile * kTile;
-    const int64_t len = std::min(kTile, n - i);
-    streamed |= write_tile(dst + i, len, stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
-      sum_tile<scalar_t>(in, w, k, s, i, len, o);
+    const int64_t len = std::min(kTile, p.n - i);
+    streamed |= write_tile(p.dst + i, len, p.stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
+      sum_tile<scalar_t>(p.in, p.w, p.k, p.scale, i, len, o);
     });
   }
   if (streamed) {
@@ -152,13 +155,13 @@ void sum_forward(
   scalar_t* dst = out.data_ptr<scalar_t>();
   const int64_t bytes = n * static_cast<int64_t>(sizeof(scalar_t));
   map_fresh_pages(dst, bytes);
-  const bool stream = use_streaming(dst, bytes);
-  const acc s = static_cast<acc>(scale);
+  const SumPass<scalar_t> pass{
+      in.data(), w.data(), k, static_cast<acc>(scale), n, use_streaming(dst, bytes), dst};
 
   // Parallel over whole tiles, so every tile starts on the (aligned) allocation's grid.
   const int64_t tiles = (n + kTile - 1) / kTile;
   at::parallel_for(0, tiles, kGrain / kTile, [&](int64_t first, int64_t last) {
-    sum_tiles<scalar_t>(in.data(), w.data(), k, s, n, first, last, stream, dst);
+    sum_tiles<scalar_t>(pass, first, last);
   });
 }
 
@@ -169,45 +172,51 @@ void scaled_sum(SumProblem& p, const OptionalTensor& weights) {
   });
 }
 
+// What one backward pass reads and writes.
+template <typename scalar_t>
+struct SumBackwardPass {
+  const scalar_t* g;
+  const scalar_t* const* in;    // inputs whose <g, x_i> is wanted (none without weight grad)
+  int64_t k_in;
+  const acc_t<scalar_t>* w;     // scale·w_i
+  scalar_t* const* grads;       // grad x_i to write (none without input grads)
+  int64_t k_grads;
+  int64_t k;
+  int64_t n;
+  bool stream;                  // write full tiles of the grads with streaming stores
+  double* partials;             // [chunk][k]
+};
+
 // Backward chunks [first, last): every grad x_i = w_i·g of the chunk, and its partial
-// <g, x_i> into partials[c * k + i]; then one fence if any tile was streamed.
+// <g, x_i>; then one fence if any tile was streamed.
 template <typename scalar_t>
 NASOPS_CPU_CLONES void backward_chunks(
-    const scalar_t* g,
-    const scalar_t* const* in,
-    int64_t k_in,
-    const acc_t<scalar_t>* scaled_w,
-    scalar_t* const* out,
-    int64_t k_out,
-    int64_t k,
-    int64_t n,
+    const SumBackwardPass<scalar_t>& p,
     int64_t first,
-    int64_t last,
-    bool stream,
-    double* partials) {
+    int64_t last) {
   using acc = acc_t<scalar_t>;
   bool streamed = false;
   for (int64_t c = first; c < last; ++c) {
     const int64_t begin = c * kChunk;
-    const int64_t end = std::min(n, begin + kChunk);
-    std::vector<acc> dots(static_cast<size_t>(k_in), acc(0));
+    const int64_t end = std::min(p.n, begin + kChunk);
+    std::vector<acc> dots(static_cast<size_t>(p.k_in), acc(0));
     for (int64_t i = begin; i < end; i += kTile) {
       const int64_t len = std::min(kTile, end - i);
-      const scalar_t* gi = g + i;
-      for (int64_t t = 0; t < k_out; ++t) {
-        const acc wt = scaled_w[t];
-        streamed |= write_tile(out[t] + i, len, stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
+      const scalar_t* gi = p.g + i;
+      for (int64_t t = 0; t < p.k_grads; ++t) {
+        const acc wt = p.w[t];
+        streamed |= write_tile(p.grads[t] + i, len, p.stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
           for (int64_t j = 0; j < len; ++j) {
             o[j] = scale_grad<scalar_t>(wt, gi[j]);
           }
         });
       }
-      for (int64_t t = 0; t < k_in; ++t) {
-        dots[t] += dot<scalar_t>(gi, in[t] + i, len);
+      for (int64_t t = 0; t < p.k_in; ++t) {
+        dots[t] += dot<scalar_t>(gi, p.in[t] + i, len);
       }
     }
-    for (int64_t t = 0; t < k_in; ++t) {
-      partials[c * k + t] = static_cast<double>(dots[t]);
+    for (int64_t t = 0; t < p.k_in; ++t) {
+      p.partials[c * p.k + t] = static_cast<double>(dots[t]);
     }
   }
   if (streamed) {
@@ -223,9 +232,7 @@ void sum_backward(
     std::vector<at::Tensor>& grads,
     std::vector<double>& partials,
     int64_t chunks) {
-  const int64_t k = static_cast<int64_t>(scaled_w.size());
   const int64_t n = grad.numel();
-  const scalar_t* g = grad.const_data_ptr<scalar_t>();
   const std::vector<const scalar_t*> in = pointers<scalar_t>(xs);
   const int64_t bytes = n * static_cast<int64_t>(sizeof(scalar_t));
   std::vector<scalar_t*> out;
@@ -235,12 +242,19 @@ void sum_backward(
     map_fresh_pages(out.back(), bytes);
     stream = stream && use_streaming(out.back(), bytes);
   }
-  const auto k_in = static_cast<int64_t>(in.size());
-  const auto k_out = static_cast<int64_t>(out.size());
+  const SumBackwardPass<scalar_t> pass{
+      grad.const_data_ptr<scalar_t>(),
+      in.data(),
+      static_cast<int64_t>(in.size()),
+      scaled_w.data(),
+      out.data(),
+      static_cast<int64_t>(out.size()),
+      static_cast<int64_t>(scaled_w.size()),
+      n,
+      stream,
+      partials.data()};
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
-    backward_chunks<scalar_t>(
-        g, in.data(), k_in, scaled_w.data(), out.data(), k_out, k, n, first, last, stream,
-        partials.data());
+    backward_chunks<scalar_t>(pass, first, last);
   });
 }
 
