@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "cpu/cpu_common.h"
+
 namespace nasops {
 
 // The build configuration, as JSON, for nasops.extension_info().
@@ -21,7 +23,7 @@ std::string build_info() {
   return std::string("{\"kernels\": [") + kernels + "], \"torch_version\": \"" +
          std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
          std::to_string(TORCH_VERSION_PATCH) + "\", \"openmp\": " + openmp +
-         ", \"compiler\": \"" + __VERSION__ + "\"}";
+         ", \"compiler\": \"" + __VERSION__ + "\", \"cpu_loops\": \"" + cpu::cpu_loops() + "\"}";
 }
 
 }  // namespace nasops

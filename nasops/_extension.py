@@ -73,7 +73,9 @@ def extension_info() -> dict[str, Any]:
 
     Keys: ``backend`` ("compiled" or "fallback"), ``reason`` (why not compiled, or None),
     ``kernels`` (device -> "compiled"/"fallback"), ``cuda_built``, ``torch_built_against``,
-    ``torch_runtime``, plus the compiler facts the library reports about itself.
+    ``torch_runtime``, plus the facts the library reports about its build: ``openmp``,
+    ``compiler`` and ``cpu_loops`` (which build of the CPU loops this machine runs: "avx2" or
+    "x86-64" on x86-64 Linux, "native" elsewhere).
     """
     build = _build_info()
     info: dict[str, Any] = {

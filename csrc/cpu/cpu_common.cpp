@@ -72,6 +72,15 @@ void map_pages(char* begin, int64_t bytes) {
 
 }  // namespace
 
+const char* cpu_loops() {
+#if NASOPS_CPU_CLONED
+  // The test the loader's resolver makes for target_clones("avx2", "default").
+  return __builtin_cpu_supports("avx2") ? "avx2" : "x86-64";
+#else
+  return "native";
+#endif
+}
+
 void map_fresh_pages(void* out, int64_t bytes) {
   char* begin = static_cast<char*>(out);
   if (bytes >= kLargeBytes && !page_resident(begin + bytes / 2)) {

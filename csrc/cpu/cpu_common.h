@@ -29,8 +29,10 @@ namespace nasops::cpu {
 // clones compute the same separately rounded products and sums: same bits on every machine.
 // AVX-512 ran no faster than AVX2.
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define NASOPS_CPU_CLONED 1
 #define NASOPS_CPU_CLONES __attribute__((target_clones("avx2", "default")))
 #else
+#define NASOPS_CPU_CLONED 0
 #define NASOPS_CPU_CLONES
 #endif
 #if defined(__GNUC__) || defined(__clang__)
@@ -40,6 +42,10 @@ namespace nasops::cpu {
 #define NASOPS_CPU_INLINE inline
 #define NASOPS_CPU_INLINE_LAMBDA
 #endif
+
+// Which build of the hot loops runs on this machine: "avx2" or "x86-64" (the baseline) when
+// they are cloned, "native" (the compiler's target) when not. For extension_info().
+const char* cpu_loops();
 
 // Elements per register/L1 tile: K input tiles and one accumulator tile stay in L1.
 constexpr int64_t kTile = 256;

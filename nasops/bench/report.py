@@ -152,7 +152,8 @@ def machine_markdown(machine: dict[str, Any]) -> str:
         + (f" ({machine['cuda_device']})" if "cuda_device" in machine else ""),
         f"- torch {machine['torch']} (CPU capability {machine['torch_cpu_capability']}), "
         f"nasops {machine['nasops']}, backend **{backend}**"
-        + (f" ({ext['reason']})" if ext.get("reason") else ""),
+        + (f" ({ext['reason']})" if ext.get("reason") else "")
+        + (f", CPU loops {ext['cpu_loops']}" if "cpu_loops" in ext else ""),
         f"- allocator: {machine['allocator']['summary']}",
     ]
     if backend != "compiled":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import nasops
 from nasops.cli import main
 
 pytest.importorskip("matplotlib")
@@ -75,6 +76,8 @@ def test_bench_markdown_states_the_machine_and_has_the_tables(quick_run) -> None
     assert text.startswith("# nasops bench")
     assert "nasops bench --quick" in text
     assert "allocator:" in text
+    if nasops.has_extension():
+        assert f"CPU loops {nasops.extension_info()['cpu_loops']}" in text
     assert "### Headline" in text and "### Peak memory" in text
     assert "| sum | forward | 2 |" in text
 

@@ -1,8 +1,10 @@
 """The op library's registration, loading, fallback switch and build information."""
 
 import os
+import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,6 +36,22 @@ def test_extension_info_describes_the_running_backend():
     else:
         assert info["reason"]
         assert info["kernels"] == {"cpu": "fallback", "cuda": "fallback"}
+
+
+def _cpu_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.skipif(not nasops.has_extension(), reason="compiled kernels not in use")
+def test_extension_info_names_the_cpu_loops_this_machine_runs():
+    loops = nasops.extension_info()["cpu_loops"]
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert loops == ("avx2" if "avx2" in _cpu_flags() else "x86-64")
+    else:
+        assert loops == "native"
 
 
 def _run(code: str, **env: str) -> str:
