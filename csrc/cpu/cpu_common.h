@@ -22,12 +22,13 @@ namespace nasops::cpu {
 // Each kernel's hot loop (a function marked NASOPS_CPU_CLONES, with its helpers forced inline
 // into it) is compiled twice, for the x86-64 baseline and for AVX2, and the loader picks one
 // per machine (GCC/Clang function multiversioning through a glibc ifunc). Measured on the
-// reference AVX-512 EPYC, one thread: K = 8 at 2^16 elements per input took 28 us with AVX2
-// against 42 us with SSE2, and at 2^18 109 us against 144 us. At DRAM sizes the two match
-// while the memory is slow, but when it is fast the SSE2 loop, not the memory, set the speed
-// (12 ms against 9 ms for K = 8 at 2^24, 2 threads). AVX2 does not include FMA, so both
-// clones compute the same separately rounded products and sums: same bits on every machine.
-// AVX-512 ran no faster than AVX2.
+// reference AVX-512 EPYC with the forward loop timed standalone on one thread: K = 8 at 2^16
+// elements per input took 28 us with AVX2 against 42 us with SSE2, at 2^18 109 us against
+// 144 us. At DRAM sizes the two match while the memory is slow, but when it is fast the SSE2
+// loop, not the memory, set the speed: the op took 12 ms for K = 8 at 2^24 on 2 threads, where
+// the AVX2 build and a hand-written AVX-512 loop both took 10 ms. AVX-512 ran no faster than
+// AVX2. AVX2 does not include FMA, so both clones compute the same separately rounded
+// products and sums: the same bits on every machine.
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define NASOPS_CPU_CLONED 1
 #define NASOPS_CPU_CLONES __attribute__((target_clones("avx2", "default")))
