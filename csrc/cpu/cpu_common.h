@@ -142,6 +142,18 @@ NASOPS_CPU_INLINE bool write_tile(scalar_t* dst, int64_t len, bool stream, Fill&
   return false;
 }
 
+// grad_x[j] = scaled_w·g[j] over [0, len): one run of an input gradient.
+template <typename scalar_t>
+NASOPS_CPU_INLINE void scale_grads(
+    const scalar_t* g,
+    acc_t<scalar_t> scaled_w,
+    int64_t len,
+    scalar_t* grad_x) {
+  for (int64_t j = 0; j < len; ++j) {
+    grad_x[j] = scale_grad<scalar_t>(scaled_w, g[j]);
+  }
+}
+
 // <g, x> over [0, len), accumulated in kLanes independent lanes then summed in lane order.
 template <typename scalar_t>
 NASOPS_CPU_INLINE acc_t<scalar_t> dot(const scalar_t* g, const scalar_t* x, int64_t len) {

@@ -71,9 +71,7 @@ NASOPS_CPU_CLONES void backward_run(
     scalar_t* grad_x,
     acc_t<scalar_t>* dot_sum) {
   if (grad_x != nullptr) {
-    for (int64_t j = 0; j < len; ++j) {
-      grad_x[j] = scale_grad<scalar_t>(w, g[j]);
-    }
+    scale_grads<scalar_t>(g, w, len, grad_x);
   }
   if (x != nullptr) {
     *dot_sum += dot<scalar_t>(g, x, len);

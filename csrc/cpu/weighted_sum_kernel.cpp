@@ -207,9 +207,7 @@ NASOPS_CPU_CLONES void backward_chunks(
       for (int64_t t = 0; t < p.k_grads; ++t) {
         const acc wt = p.w[t];
         streamed |= write_tile(p.grads[t] + i, len, p.stream, [&](scalar_t* o) NASOPS_CPU_INLINE_LAMBDA {
-          for (int64_t j = 0; j < len; ++j) {
-            o[j] = scale_grad<scalar_t>(wt, gi[j]);
-          }
+          scale_grads<scalar_t>(gi, wt, len, o);
         });
       }
       for (int64_t t = 0; t < p.k_in; ++t) {
