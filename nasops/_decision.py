@@ -61,6 +61,19 @@ class Decision:
         return moved
 
 
+def dense_decision(mask: torch.Tensor) -> Decision:
+    """Every candidate active, without reading ``mask`` on the host.
+
+    For mutators whose masks are non-zero everywhere by construction (DARTS' softmax, an
+    all-True connect mask): ``forward`` runs every candidate and weights it by the mask, on the
+    mask's device, with no device-to-host copy. A zero entry still contributes nothing.
+    """
+    if mask.dim() != 1 or not (mask.dtype == torch.bool or mask.dtype.is_floating_point):
+        _reject(mask, "")
+    weights = None if mask.dtype == torch.bool else mask
+    return Decision(mask, mask, tuple(range(len(mask))), weights)
+
+
 def _stamp(source: Any) -> Any:
     # A tensor's version counter moves on every in-place change; lists and arrays are compared
     # by value (they are short, and mutating them in place after reset() is legal).

@@ -52,11 +52,20 @@ class Mutator(BaseMutator):
         self._decisions = {}
         for key, mask in self._cache.items():
             try:
-                self._decisions[key] = compile_decision(mask, key)
+                self._decisions[key] = self._compile(key, mask)
             except ValueError:
                 # NNI reports a bad mask when its mutable runs (and a decision for an unused key
                 # is never looked at): leave it to forward, which raises the same error.
                 continue
+
+    def _compile(self, key: str, mask: Any) -> Decision:
+        """Turn one sampled mask into its :class:`Decision` (once per ``reset()``).
+
+        The default reads the mask on the host to find the selected candidates. A mutator that
+        knows them without looking (every candidate, for DARTS) overrides this to return
+        :func:`nasops._decision.dense_decision`, so no step waits for the device.
+        """
+        return compile_decision(mask, key)
 
     def export(self) -> dict[str, Any]:
         """Call ``sample_final()`` (again: a fresh sample for random mutators, as in NNI) and
@@ -156,7 +165,7 @@ class Mutator(BaseMutator):
         decision = self._decisions.get(mutable.key)
         if decision is None or not decision.describes(mask):
             # The cache was set or changed without reset() (allowed in NNI): prepare it now.
-            decision = self._decisions[mutable.key] = compile_decision(mask, mutable.key)
+            decision = self._decisions[mutable.key] = self._compile(mutable.key, mask)
         if decision.length != size:
             raise AssertionError(f"Invalid mask, expected {mask} to be of length {size}.")
         return decision

@@ -22,6 +22,9 @@ _CORE = {
     "mutator": "nasops.mutator",
     "fixed": "nasops.fixed",
     "utils": "nasops.utils",
+    "base_trainer": "nasops.base_trainer",
+    "trainer": "nasops.trainer",
+    "callbacks": "nasops.callbacks",
 }
 # Empty packages that only hold the aliases.
 _PACKAGES = ("nni", "nni.nas", "nni.algorithms", "nni.algorithms.nas", "nni.algorithms.nas.pytorch")
@@ -33,6 +36,8 @@ _TOP_LEVEL = (
     "LayerChoice",
     "InputChoice",
     "apply_fixed_architecture",
+    "BaseTrainer",
+    "Trainer",
 )
 
 
@@ -68,12 +73,8 @@ def install() -> None:
     for short, target in _CORE.items():
         modules[f"nni.nas.pytorch.{short}"] = importlib.import_module(target)
     for algo in available_algorithms():
-        package = importlib.import_module(f"nasops.algorithms.{algo}")
         for prefix in ("nni.algorithms.nas.pytorch", "nni.nas.pytorch"):
-            modules[f"{prefix}.{algo}"] = package
-            modules[f"{prefix}.{algo}.mutator"] = importlib.import_module(
-                f"nasops.algorithms.{algo}.mutator"
-            )
+            modules.update(_package_tree(f"nasops.algorithms.{algo}", f"{prefix}.{algo}"))
     # ``import a.b.c`` binds ``a`` and reads ``a.b.c`` as attributes: link each alias to its
     # parent. Aliased nasops modules are shared, so only the fresh packages get attributes.
     for name, module in modules.items():
@@ -89,6 +90,15 @@ def uninstall() -> None:
         return
     for name in [n for n in sys.modules if n == "nni" or n.startswith("nni.")]:
         del sys.modules[name]
+
+
+def _package_tree(source: str, alias: str) -> dict[str, types.ModuleType]:
+    """``alias`` → the package ``source``, and ``alias.<sub>`` → each of its modules."""
+    package = importlib.import_module(source)
+    tree = {alias: package}
+    for info in pkgutil.iter_modules(package.__path__):
+        tree[f"{alias}.{info.name}"] = importlib.import_module(f"{source}.{info.name}")
+    return tree
 
 
 def _package(name: str) -> types.ModuleType:
