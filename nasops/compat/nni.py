@@ -1,8 +1,9 @@
 """Run unmodified NNI v1 NAS code on nasops: ``install()`` makes ``nni.nas.pytorch`` nasops.
 
 After ``nasops.compat.nni.install()``, ``import nni.nas.pytorch.mutables`` (and ``base_mutator``,
-``mutator``, ``fixed``, ``utils``, and the algorithms as ``nni.algorithms.nas.pytorch.<name>``
-or v1's ``nni.nas.pytorch.<name>``) resolve to the nasops modules through ``sys.modules``.
+``mutator``, ``fixed``, ``utils``, the search spaces ``search_space_zoo`` and ``nasbench201``,
+and the algorithms as ``nni.algorithms.nas.pytorch.<name>`` or v1's ``nni.nas.pytorch.<name>``)
+resolve to the nasops modules through ``sys.modules``.
 Nothing is installed on disk, and a real ``nni`` package is never imported or modified.
 """
 
@@ -25,6 +26,11 @@ _CORE = {
     "base_trainer": "nasops.base_trainer",
     "trainer": "nasops.trainer",
     "callbacks": "nasops.callbacks",
+}
+# The search-space packages NNI ships under nni.nas.pytorch (each with its submodules).
+_SEARCH_SPACES = {
+    "search_space_zoo": "nasops.search_space_zoo",
+    "nasbench201": "nasops.nasbench201",
 }
 # Empty packages that only hold the aliases.
 _PACKAGES = ("nni", "nni.nas", "nni.algorithms", "nni.algorithms.nas", "nni.algorithms.nas.pytorch")
@@ -72,6 +78,8 @@ def install() -> None:
         setattr(pytorch, name, getattr(nasops, name))
     for short, target in _CORE.items():
         modules[f"nni.nas.pytorch.{short}"] = importlib.import_module(target)
+    for short, source in _SEARCH_SPACES.items():
+        modules.update(_package_tree(source, f"nni.nas.pytorch.{short}"))
     for algo in available_algorithms():
         for prefix in ("nni.algorithms.nas.pytorch", "nni.nas.pytorch"):
             modules.update(_package_tree(f"nasops.algorithms.{algo}", f"{prefix}.{algo}"))
