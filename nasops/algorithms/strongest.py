@@ -25,8 +25,9 @@ def strongest_architecture(
 
     A LayerChoice keeps its most probable candidate. An InputChoice with ``n_chosen`` keeps the
     ``n_chosen`` sources whose LayerChoice has the highest top probability (a source that is not
-    a LayerChoice weighs 0, with a warning), and each losing LayerChoice source then selects
-    nothing, since nothing reads its output. An InputChoice without ``n_chosen`` keeps all.
+    a LayerChoice weighs 0, with a warning), and each losing source decided before it (a
+    LayerChoice, or an InputChoice earlier in ``mutables``) then selects nothing, since nothing
+    reads its output, as in NNI. An InputChoice without ``n_chosen`` keeps all.
     """
     result: dict[str, torch.Tensor] = {}
     strongest: dict[str, torch.Tensor] = {}
@@ -56,7 +57,7 @@ def _strongest_inputs(
         scores.append(strongest.get(source, torch.zeros((), device=device)))
     chosen = set(torch.stack(scores).topk(mutable.n_chosen).indices.tolist())
     for i, source in enumerate(mutable.choose_from):
-        if i not in chosen and source in strongest:
+        if i not in chosen and source in result:
             result[source] = torch.zeros_like(result[source])
     mask = [i in chosen for i in range(mutable.n_candidates)]
     return torch.tensor(mask, dtype=torch.bool, device=device)

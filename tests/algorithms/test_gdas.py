@@ -168,6 +168,15 @@ def test_sample_final_input_choice_without_n_chosen_keeps_all_and_no_key_weighs_
     assert "InputChoice.NO_KEY in 'picky' is weighted 0 when selecting inputs." in caplog.text
 
 
+def test_sample_final_silences_a_losing_input_choice_source_as_nni_does() -> None:
+    lc = LayerChoice([nn.Identity(), nn.Tanh()], key="op")
+    inner = InputChoice(2, key="inner")
+    outer = InputChoice(choose_from=["inner", "op"], n_chosen=1, key="outer")
+    final = GdasMutator(nn.ModuleList([lc, inner, outer])).sample_final()
+    assert final["outer"].tolist() == [False, True]
+    assert final["inner"].tolist() == [False, False]
+
+
 def _gdas_trainer(epochs: int = 1, **kwargs) -> GdasTrainer:
     torch.manual_seed(6)
     model = BranchNet()
