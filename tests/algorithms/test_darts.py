@@ -21,6 +21,7 @@ from torch.utils.data import TensorDataset
 
 import nasops.mutator
 from nasops.algorithms.darts import DartsMutator, DartsTrainer
+from nasops.algorithms.darts.unrolled import hessian_vector_product
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import InputChoice, LayerChoice
 
@@ -300,6 +301,19 @@ class UnrolledCase:
             momentum = 0.0 if m is None else self.momentum * m
             virtual[name] = w[name] - self.lr * (momentum + g + self.weight_decay * w[name])
         return F.cross_entropy(_reference_logits(virtual, alphas, self.val_X), self.val_y)
+
+
+@pytest.mark.parametrize(("v", "expected"), [([1.0, 0.0], [6.0, 0.0]), ([0.0, 0.0], [0.0, 0.0])])
+def test_hessian_vector_product_by_central_differences(v: list, expected: list) -> None:
+    alpha = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    weights = {"w": torch.tensor([3.0, 4.0], dtype=torch.float64)}
+
+    def loss_at(w: dict, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (alpha * w["w"] ** 2).sum()  # ∇α L = w², so ∇²_{α,w} L · v = 2·w·v
+
+    vector = [torch.tensor(v, dtype=torch.float64)]
+    (product,) = hessian_vector_product(loss_at, weights, vector, [alpha], None, None)
+    torch.testing.assert_close(product, torch.tensor(expected, dtype=torch.float64))
 
 
 def test_reference_objective_is_the_model() -> None:

@@ -37,8 +37,9 @@ class DartsTrainer(OneShotTrainer):
             absent momentum or weight decay counts as 0). NNI's version never applied the
             virtual step; this one does (:mod:`nasops.algorithms.darts.unrolled`).
 
-    With ``unrolled``, the model runs four extra times per step, in training mode, so
-    BatchNorm running statistics see those batches too (as in the DARTS reference code).
+    The architecture step runs the model in training mode, once (first order) or four times
+    (``unrolled``), so BatchNorm running statistics see those batches too (as in the DARTS
+    reference code).
     The architecture parameters get no gradient from the weight step.
     """
 

@@ -49,7 +49,7 @@ def hessian_vector_product(
     loss_at: LossAt,
     weights: Weights,
     vector: Sequence[torch.Tensor],
-    alphas: Sequence[torch.Tensor],
+    alphas: list[torch.Tensor],
     X: torch.Tensor,
     y: torch.Tensor,
     r: float = 0.01,
@@ -67,14 +67,9 @@ def hessian_vector_product(
             for (name, w), v in zip(weights.items(), vector, strict=True)
         }
         loss = loss_at(shifted, X, y)
-        grads.append(_grads_or_zeros(loss, alphas))
+        grads.append(grads_or_zeros(torch.autograd.grad(loss, alphas, allow_unused=True), alphas))
     plus, minus = grads
     return [(p - n) / (2 * eps) for p, n in zip(plus, minus, strict=True)]
-
-
-def _grads_or_zeros(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    grads = torch.autograd.grad(loss, list(inputs), allow_unused=True)
-    return grads_or_zeros(grads, inputs)
 
 
 def grads_or_zeros(
