@@ -80,7 +80,7 @@ def test_a_source_that_is_no_layer_choice_is_weighted_zero_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mutator = DartsMutator(NoKeySource(n_chosen=1))
-    with caplog.at_level(logging.WARNING, logger="nasops.algorithms.darts"):
+    with caplog.at_level(logging.WARNING, logger="nasops.algorithms"):
         final = mutator.sample_final()
     assert final["sw"].tolist() == [False, True]
     assert caplog.messages == ["InputChoice.NO_KEY in 'sw' is weighted 0 when selecting inputs."]

@@ -1,16 +1,13 @@
 """``DartsMutator``: every candidate runs, weighted by the softmax of a learned logit vector."""
 
-import logging
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nasops._decision import Decision, dense_decision
+from nasops.algorithms.strongest import strongest_architecture
 from nasops.mutables import InputChoice, LayerChoice
 from nasops.mutator import Mutator
-
-_logger = logging.getLogger("nasops.algorithms.darts")
 
 
 class DartsMutator(Mutator):
@@ -18,9 +15,9 @@ class DartsMutator(Mutator):
 
     Each LayerChoice key owns an architecture parameter ``choices[key]`` of ``len + 1`` logits;
     the last one is an implicit "zero" op that outputs nothing, so the weights of the real
-    candidates (the softmax without its last entry) may sum to less than one, and a key whose
-    zero op wins exports as "nothing selected". While searching, every InputChoice connects all
-    of its inputs.
+    candidates (the softmax without its last entry) may sum to less than one. The zero op
+    competes in the softmax while searching but is never exported. While searching, every
+    InputChoice connects all of its inputs.
 
     At export, a LayerChoice keeps its strongest candidate. An InputChoice with ``n_chosen``
     keeps the ``n_chosen`` sources whose LayerChoice (the one with the source's key) has the
@@ -72,43 +69,9 @@ class DartsMutator(Mutator):
         return super()._compile(key, mask)
 
     def sample_final(self) -> dict[str, torch.Tensor]:
-        """The strongest candidate per LayerChoice, the strongest sources per InputChoice.
-
-        Returns one bool mask per key; see the class docstring for the rules.
-        """
-        result = {}
-        strongest = {}
-        for mutable in self.mutables:
-            if isinstance(mutable, LayerChoice):
-                weights = F.softmax(self.choices[mutable.key], dim=-1)[:-1]
-                value, index = torch.max(weights, 0)
-                strongest[mutable.key] = value.item()
-                result[mutable.key] = F.one_hot(index, num_classes=len(mutable)).view(-1).bool()
-        for mutable in self.mutables:
-            if isinstance(mutable, InputChoice):
-                result[mutable.key] = self._final_inputs(mutable, strongest, result)
-        return result
-
-    def _final_inputs(
-        self,
-        mutable: InputChoice,
-        strongest: dict[str, float],
-        result: dict[str, torch.Tensor],
-    ) -> torch.Tensor:
-        """The final mask of one InputChoice; silences the LayerChoice sources it drops."""
-        if mutable.n_chosen is None:
-            return torch.ones(mutable.n_candidates, dtype=torch.bool, device=self.device())
-        scores = []
-        for source in mutable.choose_from:
-            if source not in strongest:
-                _logger.warning(
-                    "InputChoice.NO_KEY in '%s' is weighted 0 when selecting inputs.", mutable.key
-                )
-            scores.append(strongest.get(source, 0.0))
-        _, top = torch.topk(torch.tensor(scores), mutable.n_chosen)
-        chosen = set(top.tolist())
-        for i, source in enumerate(mutable.choose_from):
-            if i not in chosen and source in result:
-                result[source] = torch.zeros_like(result[source])
-        selected = [i in chosen for i in range(mutable.n_candidates)]
-        return torch.tensor(selected, dtype=torch.bool, device=self.device())
+        """The strongest candidate per LayerChoice, the strongest sources per InputChoice
+        (:func:`~nasops.algorithms.strongest.strongest_architecture`); bool masks."""
+        probabilities = {
+            key: F.softmax(alpha.detach(), dim=-1)[:-1] for key, alpha in self.choices.items()
+        }
+        return strongest_architecture(list(self.mutables), probabilities)
