@@ -9,7 +9,9 @@ below directly (one boxing of the tensor list instead of three); ``torch.ops.nas
 torch.compile reach them through the dispatcher's Autograd key. The backward runs the
 ``*_backward`` ops: one fused pass on the backend that holds the tensors. Inputs are saved only
 when the weight gradient is needed; without weights the input gradient is ``g`` itself (sum),
-one shared ``g/K`` (mean) or views of ``g`` (concat).
+one shared ``g/K`` (mean) or views of ``g`` (concat). Under ``create_graph=True`` the backward
+is written in stock differentiable ops instead (same formulas), so second-order gradients
+(DARTS' exact unrolled gradient, gradgradcheck) are right rather than silently zero.
 """
 
 from typing import Any
@@ -45,6 +47,32 @@ def _saved(ctx: Any) -> tuple[list[torch.Tensor], torch.Tensor | None, bool]:
     return xs, weights, any(ctx.needs_input_grad[-ctx.num_inputs :])
 
 
+def _accumulator(x: torch.Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _dots(grads: list[torch.Tensor], xs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+    """``<g_i, x_i>`` for each pair, accumulated as the kernels do, in the weights' dtype."""
+    pairs = zip(grads, xs, strict=True)
+    dots = [(g.to(_accumulator(x)) * x.to(_accumulator(x))).sum() for g, x in pairs]
+    return torch.stack(dots).to(weights.dtype)
+
+
+def _graph_backward(
+    grads: list[torch.Tensor],
+    xs: list[torch.Tensor],
+    weights: torch.Tensor,
+    scale: float,
+    weight_grad: bool,
+) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The backward in differentiable stock ops (``create_graph=True``): ``grads[i]`` is the
+    incoming gradient of input ``i`` (all ``g`` for sum/mean, ``g``'s slices for concat)."""
+    w = weights.to(grads[0].dtype) * scale
+    grad_xs = [g * w[i] for i, g in enumerate(grads)]
+    grad_w = _dots(grads, xs, weights) * scale if weight_grad else None
+    return grad_xs, grad_w
+
+
 class _ScaledSum(torch.autograd.Function):
     """weighted_sum (scale 1) and weighted_mean (scale 1/K)."""
 
@@ -62,9 +90,14 @@ class _ScaledSum(torch.autograd.Function):
         if weights is None:
             shared = grad if ctx.scale == 1.0 else grad * ctx.scale
             return (None, None, None, *([shared] * ctx.num_inputs))
-        grads, grad_w = _ops.weighted_sum_backward.default(
-            grad, xs, weights, ctx.scale, input_grads, ctx.weight_grad
-        )
+        if torch.is_grad_enabled():
+            grads, grad_w = _graph_backward(
+                [grad] * ctx.num_inputs, xs, weights, ctx.scale, ctx.weight_grad
+            )
+        else:
+            grads, grad_w = _ops.weighted_sum_backward.default(
+                grad, xs, weights, ctx.scale, input_grads, ctx.weight_grad
+            )
         grads = grads if input_grads else [None] * ctx.num_inputs
         return (None, None, grad_w if ctx.weight_grad else None, *grads)
 
@@ -84,9 +117,13 @@ class _Concat(torch.autograd.Function):
         xs, weights, input_grads = _saved(ctx)
         if weights is None:
             return (None, None, *grad.split(ctx.sizes, ctx.dim))
-        grads, grad_w = _ops.weighted_concat_backward.default(
-            grad, xs, weights, ctx.dim, ctx.sizes, input_grads, ctx.weight_grad
-        )
+        if torch.is_grad_enabled():
+            pieces = list(grad.split(ctx.sizes, ctx.dim))
+            grads, grad_w = _graph_backward(pieces, xs, weights, 1.0, ctx.weight_grad)
+        else:
+            grads, grad_w = _ops.weighted_concat_backward.default(
+                grad, xs, weights, ctx.dim, ctx.sizes, input_grads, ctx.weight_grad
+            )
         grads = grads if input_grads else [None] * ctx.num_inputs
         return (None, grad_w if ctx.weight_grad else None, *grads)
 

@@ -109,3 +109,22 @@ def test_gradcheck_through_the_dispatcher(backend, device, op):
     fn = getattr(torch.ops.nasops, f"weighted_{op}")
     assert torch.autograd.gradcheck(lambda *a: fn(list(a[:-1]), a[-1]), (*xs, weights))
     assert torch.autograd.gradcheck(lambda *a: fn(list(a), None), tuple(xs))
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("k", [1, 3])
+def test_gradgradcheck_second_order_gradients(backend, device, op, k):
+    xs, weights = _leaves(op, k, device)
+    fn = lambda *a: call(op, list(a[:-1]), a[-1])  # noqa: E731
+    assert torch.autograd.gradgradcheck(fn, (*xs, weights))
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_create_graph_gradients_equal_the_fused_backward(backend, device, op):
+    xs, weights = _leaves(op, 3, device)
+    out = call(op, xs, weights)
+    g = torch.randn_like(out)
+    fused = torch.autograd.grad(out, (*xs, weights), g, retain_graph=True)
+    graphed = torch.autograd.grad(out, (*xs, weights), g, create_graph=True)
+    assert all(torch.allclose(a, b) for a, b in zip(fused, graphed, strict=True))
+    assert graphed[-1].requires_grad
