@@ -41,6 +41,26 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         lib._destroy()
 
 
+# Folders whose tests run whole (tiny) models rather than single ops.
+MODEL_LEVEL = ("algorithms", "cli", "compat", "mutables", "razor", "trainers", "zoo")
+
+
+@pytest.fixture(autouse=True)
+def one_thread_for_tiny_models(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Model-level tests run on one intra-op thread: batch-2, 8x8 convolutions gain nothing
+    from threads, and on a loaded 2-core machine OpenMP's hand-offs cost them up to 0.2 s a
+    step against 1 ms on one thread. Op tests keep torch's setting (they test threading)."""
+    if request.path.parent.name not in MODEL_LEVEL:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
     return request.param

@@ -2,7 +2,6 @@
 one-shot, random): a call counter on every candidate, a host-read counter, the NNI pipeline."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,6 @@ from torch.utils.data import TensorDataset
 
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import InputChoice, LayerChoice
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Run on one intra-op thread: on tiny tensors a shared, loaded machine spends ten times
-    longer synchronising two threads than computing."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 HOST_READS = ("__bool__", "item", "tolist", "__index__", "__int__", "__float__", "numpy")
 

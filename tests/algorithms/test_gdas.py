@@ -9,7 +9,6 @@ from sampling_spaces import (
     CallCounter,
     HostReads,
     export_and_apply,
-    one_thread,  # noqa: F401  (autouse fixture)
     trainer_arguments,
 )
 from torch import nn

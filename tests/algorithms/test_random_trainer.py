@@ -11,7 +11,6 @@ from sampling_spaces import (
     CallCounter,
     export_and_apply,
     images,
-    one_thread,  # noqa: F401  (autouse fixture)
     trainer_arguments,
 )
 from torch import nn
