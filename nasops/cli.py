@@ -1,4 +1,4 @@
-"""The ``nasops`` command: one subcommand per tool (``info``, ``bench``; more to come).
+"""The ``nasops`` command: one subcommand per tool (``info``, ``search``, ``bench``; more to come).
 
 A subcommand is a ``Command``: a name, a help line, a function adding its arguments and a
 function running it. Adding one (``search``, ``ss-gen``, ``tune``) is one entry in
@@ -198,10 +198,88 @@ def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- search
+
+
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    from nasops.search.algorithms import ALGORITHMS
+
+    parser.add_argument(
+        "--algo",
+        required=True,
+        choices=list(ALGORITHMS),
+        help="; ".join(f"{a.name}: {a.summary}" for a in ALGORITHMS.values()),
+    )
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        choices=["digits"],
+        help="the data when --data-dir is not given: scikit-learn's 8x8 digits (no download)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="your own images instead: a folder with one subfolder of same-sized images per class",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=8, help="search epochs (of each of the 3 stages for pdarts)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds the split, weights and sampling")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("search-out"),
+        help="folder for arch.json, result.json, search.png and arch.png",
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    # Testing and tuning overrides: how long the retrain runs, a subset of the images, the
+    # supernet's width and the batch size.
+    parser.add_argument("--retrain-epochs", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--channels", type=int, default=8, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from nasops.search.errors import SearchInputError
+    from nasops.search.options import SearchOptions
+    from nasops.search.run import search
+
+    options = SearchOptions(
+        algo=args.algo,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=args.out,
+        device=args.device,
+        retrain_epochs=args.retrain_epochs,
+        limit=args.limit,
+        channels=args.channels,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    try:
+        search(options)
+    except SearchInputError as error:
+        print(f"nasops search: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 # ------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Command] = [
     Command("info", "show the nasops build, torch version and threads", _info_arguments, _run_info),
+    Command(
+        "search",
+        "search an architecture on small images, retrain it from scratch and test it",
+        _search_arguments,
+        _run_search,
+    ),
     Command(
         "bench",
         "benchmark the fused ops against the peers' reductions",

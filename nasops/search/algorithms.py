@@ -1,0 +1,205 @@
+"""The ``--algo`` table: for each name, the trainer it builds and how (the one place to add an
+algorithm: the sampling ones of a later issue, ENAS, SPOS and ProxylessNAS, go here too).
+"""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from nasops.callbacks import Callback, LRSchedulerCallback
+from nasops.search.errors import SearchInputError
+
+WEIGHT_LR = 0.05
+WEIGHT_MOMENTUM = 0.9
+WEIGHT_DECAY = 3.0e-4
+ARC_LR = 3.0e-3  # NNI's 3e-4 barely moves the logits in a search of a few epochs
+PDARTS_NUM_LAYERS = (0, 1, 2)  # cells added at each P-DARTS stage
+PDARTS_NUM_TO_DROP = (3, 2, 1)  # candidates dropped after each stage: 7 -> 4 -> 2 -> 1
+RANKED_CANDIDATES = 32  # architectures random and one-shot search score after training
+
+
+@dataclass
+class SearchSetup:
+    """Everything a trainer is built from.
+
+    Attributes:
+        build_model: ``build_model(layers)`` returns a fresh supernet with ``layers`` cells.
+        layers: the supernet's cells (P-DARTS starts there and grows).
+        train: what the search trains on (split in halves by the DARTS family).
+        valid: what each epoch validates on (and random and one-shot search rank on).
+        epochs: epochs of the search (of each stage, for P-DARTS).
+        batch_size: of every loader.
+        device: where the search runs.
+        callbacks: observers of each epoch (of each stage, for P-DARTS).
+        progress: show progress bars.
+    """
+
+    build_model: Callable[[int], nn.Module]
+    layers: int
+    train: Dataset
+    valid: Dataset
+    epochs: int
+    batch_size: int
+    device: torch.device
+    callbacks: list[Callback] = field(default_factory=list)
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One ``--algo`` entry.
+
+    Attributes:
+        name: the ``--algo`` value.
+        module: the nasops module holding its trainer.
+        build: ``build(module, setup)`` returns the trainer, ready for ``train()`` and
+            ``export(file)``.
+        learns_weights: a DARTS-family search, with softmax weights per edge to record.
+        staged: the trainer runs stages, each a trainer of its own (P-DARTS): its callbacks are
+            told about stages, and each stage's trainer is its ``trainer`` attribute.
+        summary: one line for ``--help``.
+    """
+
+    name: str
+    module: str
+    build: Callable[[ModuleType, SearchSetup], Any]
+    learns_weights: bool
+    summary: str
+    staged: bool = False
+
+
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """The metrics every trainer reports: ``{"acc": fraction of correct top-1 predictions}``."""
+    return {"acc": (logits.argmax(dim=1) == target).float().mean().item()}
+
+
+def weight_optimizer(model: nn.Module, epochs: int) -> tuple[torch.optim.Optimizer, Any]:
+    """SGD with momentum on the model's weights, its learning rate cosine-annealed over
+    ``epochs`` (the DARTS recipe)."""
+    optimizer = torch.optim.SGD(
+        model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+
+
+def _common(setup: SearchSetup) -> tuple[nn.Module, dict[str, Any]]:
+    """A fresh model and the arguments every NNI-style trainer takes, the scheduler's callback
+    included."""
+    model = setup.build_model(setup.layers)
+    optimizer, scheduler = weight_optimizer(model, setup.epochs)
+    arguments = {
+        "model": model,
+        "loss": nn.CrossEntropyLoss(),
+        "metrics": accuracy,
+        "optimizer": optimizer,
+        "num_epochs": setup.epochs,
+        "dataset_train": setup.train,
+        "dataset_valid": setup.valid,
+        "batch_size": setup.batch_size,
+        "workers": 0,
+        "device": setup.device,
+        "callbacks": [LRSchedulerCallback(scheduler), *setup.callbacks],
+    }
+    return model, arguments
+
+
+def _with_progress(trainer: Any, setup: SearchSetup) -> Any:
+    trainer.progress = setup.progress
+    return trainer
+
+
+def _darts(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    return _with_progress(module.DartsTrainer(**arguments, arc_learning_rate=ARC_LR), setup)
+
+
+def _gdas(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    return _with_progress(module.GdasTrainer(**arguments, arc_learning_rate=ARC_LR), setup)
+
+
+def _oneshot(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    trainer = module.OneshotTrainer(**arguments, num_candidates=RANKED_CANDIDATES)
+    return _with_progress(trainer, setup)
+
+
+def _random(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    trainer = module.RandomTrainer(**arguments, num_candidates=RANKED_CANDIDATES)
+    return _with_progress(trainer, setup)
+
+
+def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
+    def create_stage(layers: int) -> tuple[nn.Module, Any, Any, Any]:
+        model = setup.build_model(layers)
+        optimizer, scheduler = weight_optimizer(model, setup.epochs)
+        return model, nn.CrossEntropyLoss(), optimizer, scheduler
+
+    return module.PdartsTrainer(
+        create_stage,
+        setup.layers,
+        accuracy,
+        setup.epochs,
+        setup.train,
+        setup.valid,
+        pdarts_num_layers=PDARTS_NUM_LAYERS,
+        pdarts_num_to_drop=PDARTS_NUM_TO_DROP,
+        batch_size=setup.batch_size,
+        workers=0,
+        device=setup.device,
+        callbacks=setup.callbacks,
+    )
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    algorithm.name: algorithm
+    for algorithm in (
+        Algorithm("darts", "nasops.algorithms.darts", _darts, True, "DARTS (first order)"),
+        Algorithm(
+            "pdarts",
+            "nasops.algorithms.pdarts",
+            _pdarts,
+            True,
+            "P-DARTS: DARTS in 3 stages, deeper and with fewer candidates each",
+            staged=True,
+        ),
+        Algorithm("gdas", "nasops.algorithms.gdas", _gdas, True, "GDAS (Gumbel-sampled DARTS)"),
+        Algorithm(
+            "oneshot",
+            "nasops.algorithms.oneshot",
+            _oneshot,
+            False,
+            "one-shot supernet with path dropout, then the best of 32 sampled sub-networks",
+        ),
+        Algorithm(
+            "random",
+            "nasops.algorithms.random",
+            _random,
+            False,
+            "random sub-networks with shared weights, then the best of 32",
+        ),
+    )
+}
+
+
+def build_trainer(name: str, setup: SearchSetup) -> Any:
+    """The trainer of ``--algo name`` on ``setup``; an algorithm whose module is missing from
+    this installation is reported as bad input, not a crash."""
+    algorithm = ALGORITHMS[name]
+    try:
+        module = importlib.import_module(algorithm.module)
+    except ModuleNotFoundError as error:
+        if error.name is None or not f"{algorithm.module}.".startswith(f"{error.name}."):
+            raise  # the algorithm is there but imports something missing: a bug to see
+        raise SearchInputError(
+            f"--algo {name}: {algorithm.module} is not available in this installation "
+            f"({error}); choose one of {', '.join(ALGORITHMS)}"
+        ) from None
+    return algorithm.build(module, setup)

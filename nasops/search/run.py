@@ -1,0 +1,228 @@
+"""``nasops search`` end to end: data, search, export, retrain from scratch, test, files, report."""
+
+import json
+import platform
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import nasops
+from nasops.fixed import apply_fixed_architecture
+from nasops.mutables import LayerChoice
+from nasops.search import data, genotype
+from nasops.search.algorithms import ALGORITHMS, SearchSetup, build_trainer
+from nasops.search.options import SearchOptions, check_counts, prepare_out, resolve_device
+from nasops.search.recorder import SearchRecorder
+from nasops.search.retrain import count_correct, retrain
+from nasops.search.supernet import SearchSupernet
+from nasops.utils import _reset_global_mutable_counting
+
+LAYERS = 2  # a normal and a reduction cell (P-DARTS adds cells in later stages)
+N_NODES = 2
+MAX_THREADS = 1  # ops this small run slower on two threads, and far slower when cores are shared
+
+
+def search(options: SearchOptions) -> dict[str, Any]:
+    """Run the whole command; returns what result.json holds.
+
+    Raises :class:`~nasops.search.errors.SearchInputError` for bad input, before the search
+    starts wherever it can be known then.
+    """
+    check_counts(options)
+    device = resolve_device(options.device)
+    images = (
+        data.load_digits() if options.data_dir is None else data.load_image_folder(options.data_dir)
+    )
+    prepare_out(options.out)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(min(previous_threads, MAX_THREADS))
+    try:
+        return _search(options, images, device)
+    finally:
+        torch.set_num_threads(previous_threads)  # main() called as a function leaves no trace
+
+
+def _search(options: SearchOptions, images: data.ImageData, device: torch.device) -> dict[str, Any]:
+    _seed_everything(options.seed)
+    splits = data.split(images, options.seed, options.limit)
+    build_model = _supernet_builder(images, options.channels)
+    choices = genotype.choices_of(build_model(LAYERS))
+    say = _printer(options.progress)
+    say(_headline(options, images, splits, device))
+
+    algorithm = ALGORITHMS[options.algo]
+    recorder = SearchRecorder(
+        {key: c.names for key, c in choices.items() if isinstance(c, LayerChoice)},
+        algorithm.learns_weights,
+        algorithm.staged,
+        report=lambda record: say(_epoch_line(record, options.epochs, algorithm.staged)),
+    )
+    setup = SearchSetup(
+        build_model,
+        LAYERS,
+        splits.train,
+        splits.valid,
+        options.epochs,
+        options.batch_size,
+        device,
+        [recorder],
+        options.progress,
+    )
+    trainer = build_trainer(options.algo, setup)
+    started = time.perf_counter()
+    trainer.train()
+    arch_path = options.out / "arch.json"
+    trainer.export(str(arch_path))
+    search_seconds = time.perf_counter() - started
+    architecture = genotype.readable(json.loads(arch_path.read_text()), choices)
+    arch_path.write_text(json.dumps(architecture, indent=2) + "\n")
+    cells = genotype.cells(architecture, choices)
+    say(f"search: {search_seconds:.1f} s")
+
+    torch.manual_seed(options.seed)
+    model = build_model(LAYERS)
+    apply_fixed_architecture(model, architecture, verbose=False)
+    started = time.perf_counter()
+    retrain_history = retrain(
+        model,
+        splits.train_and_valid,
+        options.retrain_epochs,
+        options.batch_size,
+        device,
+        options.progress,
+    )
+    correct, total = count_correct(model, splits.test, options.batch_size, device)
+    retrain_seconds = time.perf_counter() - started
+    say(
+        f"retrain: {options.retrain_epochs} epochs from scratch on {len(splits.train_and_valid)} "
+        f"images in {retrain_seconds:.1f} s (last epoch: loss {retrain_history[-1]['loss']:.3f}, "
+        f"train acc {retrain_history[-1]['acc']:.3f})"
+    )
+
+    result = {
+        "algorithm": options.algo,
+        "seed": options.seed,
+        "epochs": options.epochs,
+        "retrain_epochs": options.retrain_epochs,
+        "dataset": options.dataset,
+        "images": {
+            "shape": list(images.shape),
+            "classes": len(images.classes),
+            "train": len(splits.train),
+            "valid": len(splits.valid),
+            "test": len(splits.test),
+        },
+        "device": str(device),
+        "backend": nasops.extension_info()["backend"],
+        "versions": {
+            "nasops": nasops.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "search_seconds": round(search_seconds, 2),
+        "retrain_seconds": round(retrain_seconds, 2),
+        "test_accuracy": correct / total,
+        "architecture": architecture,
+        "search_history": recorder.history,
+        "retrain_history": retrain_history,
+    }
+    if algorithm.learns_weights:
+        result["edge_weights"] = {"epochs": recorder.weight_epochs, "weights": recorder.weights}
+    (options.out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    pictures = _write_pictures(options, recorder, cells, result, say)
+
+    say("architecture:")
+    for line in genotype.describe(cells):
+        say(f"  {line}")
+    say(f"test accuracy: {correct / total:.4f} ({correct}/{total} held-out images)")
+    written = ", ".join(str(options.out / name) for name in ["arch.json", "result.json", *pictures])
+    say(f"wrote {written}")
+    return result
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _supernet_builder(images: data.ImageData, channels: int) -> Callable[[int], nn.Module]:
+    in_channels, height, width = images.shape
+
+    def build(layers: int) -> nn.Module:
+        # Every build restarts the key counter, so each supernet has the same keys.
+        _reset_global_mutable_counting()
+        return SearchSupernet(
+            in_channels, (height, width), len(images.classes), channels, N_NODES, layers
+        )
+
+    return build
+
+
+def _write_pictures(
+    options: SearchOptions,
+    recorder: SearchRecorder,
+    cells: list[genotype.Cell],
+    result: dict[str, Any],
+    say: Callable[[str], None],
+) -> list[str]:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        say(
+            "note: search.png and arch.png skipped: matplotlib is not installed; add it with "
+            "`pip install 'nasops[search]'`"
+        )
+        return []
+    from nasops.search import plots
+
+    title = (
+        f"nasops search --algo {options.algo} on {options.dataset}: "
+        f"test accuracy {result['test_accuracy']:.3f}"
+    )
+    plots.write_search_png(options.out / "search.png", recorder, title)
+    plots.write_arch_png(options.out / "arch.png", cells, title)
+    return ["search.png", "arch.png"]
+
+
+def _headline(
+    options: SearchOptions, images: data.ImageData, splits: data.Splits, device: torch.device
+) -> str:
+    channels, height, width = images.shape
+    return (
+        f"nasops search --algo {options.algo}: {options.dataset}, {channels}x{height}x{width} "
+        f"images in {len(images.classes)} classes ({len(splits.train)} train, "
+        f"{len(splits.valid)} validation, {len(splits.test)} test), device {device}, "
+        f"ops {nasops.extension_info()['backend']}, {_count(torch.get_num_threads(), 'thread')}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, staged: bool) -> str:
+    train, valid = record["train"], record["valid"]
+    where = (
+        f"stage {record['stage'] + 1} epoch {(record['epoch'] - 1) % epochs + 1}/{epochs}"
+        if staged
+        else f"epoch {record['epoch']}/{epochs}"
+    )
+    return (
+        f"search {where}  loss {train.get('loss', float('nan')):.3f}  "
+        f"train acc {train.get('acc', float('nan')):.3f}  "
+        f"valid acc {valid.get('acc', float('nan')):.3f}"
+    )
+
+
+def _printer(progress: bool) -> Callable[[str], None]:
+    if not progress:
+        return print
+    from tqdm.auto import tqdm
+
+    return tqdm.write
