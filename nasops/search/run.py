@@ -24,6 +24,7 @@ from nasops.utils import _reset_global_mutable_counting
 
 LAYERS = 2  # a normal and a reduction cell (P-DARTS adds cells in later stages)
 N_NODES = 2
+RETRAIN_WIDTH = 2  # the retrained network has twice the search's channels, as DARTS retrains wider
 MAX_THREADS = 1  # ops this small run slower on two threads, and far slower when cores are shared
 
 
@@ -50,12 +51,11 @@ def search(options: SearchOptions) -> dict[str, Any]:
 def _search(options: SearchOptions, images: data.ImageData, device: torch.device) -> dict[str, Any]:
     _seed_everything(options.seed)
     splits = data.split(images, options.seed, options.limit)
-    build_model = _supernet_builder(images, options.channels)
-    choices = genotype.choices_of(build_model(LAYERS))
     say = _printer(options.progress)
     say(_headline(options, images, splits, device))
-
     algorithm = ALGORITHMS[options.algo]
+    build_model = _supernet_builder(images, options.channels)
+    choices = genotype.choices_of(build_model(LAYERS))
     recorder = SearchRecorder(
         {key: c.names for key, c in choices.items() if isinstance(c, LayerChoice)},
         algorithm.learns_weights,
@@ -73,19 +73,14 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         [recorder],
         options.progress,
     )
-    trainer = build_trainer(options.algo, setup)
     started = time.perf_counter()
-    trainer.train()
-    arch_path = options.out / "arch.json"
-    trainer.export(str(arch_path))
+    architecture = _search_and_export(setup, options, choices)
     search_seconds = time.perf_counter() - started
-    architecture = genotype.readable(json.loads(arch_path.read_text()), choices)
-    arch_path.write_text(json.dumps(architecture, indent=2) + "\n")
-    cells = genotype.cells(architecture, choices)
     say(f"search: {search_seconds:.1f} s")
 
     torch.manual_seed(options.seed)
-    model = build_model(LAYERS)
+    retrain_channels = RETRAIN_WIDTH * options.channels
+    model = _supernet_builder(images, retrain_channels)(LAYERS)
     apply_fixed_architecture(model, architecture, verbose=False)
     started = time.perf_counter()
     retrain_history = retrain(
@@ -99,9 +94,9 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
     correct, total = count_correct(model, splits.test, options.batch_size, device)
     retrain_seconds = time.perf_counter() - started
     say(
-        f"retrain: {options.retrain_epochs} epochs from scratch on {len(splits.train_and_valid)} "
-        f"images in {retrain_seconds:.1f} s (last epoch: loss {retrain_history[-1]['loss']:.3f}, "
-        f"train acc {retrain_history[-1]['acc']:.3f})"
+        f"retrain: {options.retrain_epochs} epochs from scratch, {retrain_channels} channels, on "
+        f"{len(splits.train_and_valid)} images in {retrain_seconds:.1f} s (last epoch: loss "
+        f"{retrain_history[-1]['loss']:.3f}, train acc {retrain_history[-1]['acc']:.3f})"
     )
 
     result = {
@@ -109,6 +104,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         "seed": options.seed,
         "epochs": options.epochs,
         "retrain_epochs": options.retrain_epochs,
+        "channels": {"search": options.channels, "retrain": retrain_channels},
         "dataset": options.dataset,
         "images": {
             "shape": list(images.shape),
@@ -119,11 +115,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         },
         "device": str(device),
         "backend": nasops.extension_info()["backend"],
-        "versions": {
-            "nasops": nasops.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": _versions(),
         "search_seconds": round(search_seconds, 2),
         "retrain_seconds": round(retrain_seconds, 2),
         "test_accuracy": correct / total,
@@ -134,6 +126,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
     if algorithm.learns_weights:
         result["edge_weights"] = {"epochs": recorder.weight_epochs, "weights": recorder.weights}
     (options.out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    cells = genotype.cells(architecture, choices)
     pictures = _write_pictures(options, recorder, cells, result, say)
 
     say("architecture:")
@@ -143,6 +136,28 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
     written = ", ".join(str(options.out / name) for name in ["arch.json", "result.json", *pictures])
     say(f"wrote {written}")
     return result
+
+
+def _search_and_export(
+    setup: SearchSetup, options: SearchOptions, choices: dict[str, genotype.Choice]
+) -> dict[str, Any]:
+    """Train the trainer of ``--algo``, write its export to arch.json in the readable form
+    (P-DARTS exports multi-hot lists), and return that architecture."""
+    trainer = build_trainer(options.algo, setup)
+    trainer.train()
+    arch_path = options.out / "arch.json"
+    trainer.export(str(arch_path))
+    architecture = genotype.readable(json.loads(arch_path.read_text()), choices)
+    arch_path.write_text(json.dumps(architecture, indent=2) + "\n")
+    return architecture
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "nasops": nasops.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _seed_everything(seed: int) -> None:

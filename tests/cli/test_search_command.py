@@ -26,6 +26,7 @@ RESULT_KEYS = {
     "seed",
     "epochs",
     "retrain_epochs",
+    "channels",
     "search_seconds",
     "retrain_seconds",
     "test_accuracy",
@@ -73,6 +74,7 @@ def test_result_json_names_the_run_its_times_accuracy_versions_and_backend(darts
     assert RESULT_KEYS <= set(result)
     assert result["algorithm"] == "darts"
     assert (result["seed"], result["epochs"], result["retrain_epochs"]) == (0, 2, 1)
+    assert result["channels"] == {"search": 2, "retrain": 4}  # retrained twice as wide
     assert result["dataset"] == "digits"
     assert result["images"]["shape"] == [1, 8, 8] and result["images"]["classes"] == 10
     assert sum(result["images"][part] for part in ("train", "valid", "test")) == 40
