@@ -1,6 +1,7 @@
 # Set-up and everyday commands. Every target creates what it needs (.venv, the build) first and
 # is fast when that is already done.
-#   make demo        the main job: the ops side by side with Python sum, then a SPOS search
+#   make demo        the main job: `nasops search --algo darts` on the bundled digits (search,
+#                    retrain from scratch, test; writes search-out/)
 #   make test        creates .venv (torch==$(TORCH_VERSION)), builds nasops, runs the tests
 #   make lint        ruff
 #   make cmake-test  builds the op library with CMake and runs its C++ dispatcher test
@@ -26,8 +27,7 @@ MAX_JOBS ?= 2
 .PHONY: demo test lint cmake-test cuda-check bench build clean
 
 demo: $(STAMPS)/build
-	$(PY) examples/quickstart.py
-	$(PY) examples/razor_spos.py
+	$(VENV)/bin/nasops search --algo darts --out search-out
 
 test: $(STAMPS)/build
 	$(PY) -m pytest -q
