@@ -13,6 +13,7 @@ from nasops.mutables import InputChoice, LayerChoice
 
 Choice = LayerChoice | InputChoice
 CELL_KINDS = ("normal", "reduce")
+CELL_NAMES = {"normal": "normal", "reduce": "reduction"}  # the key prefix, as people say it
 _NODE_KEY = re.compile(r"^(normal|reduce)_n(\d+)_switch$")
 
 
@@ -81,11 +82,11 @@ def cells(architecture: dict[str, Any], choices: dict[str, Choice]) -> list[Cell
 
 
 def describe(cell_list: list[Cell]) -> list[str]:
-    """One line per node: ``normal cell  node 0 = sepconv3x3(c_{k-2}) + skipconnect(c_{k-1})``."""
+    """One line per node: ``normal cell     node 0 = sepconv3x3(c_{k-2}) + maxpool(c_{k-1})``."""
     lines = []
     for cell in cell_list:
         for index, edges in enumerate(cell.nodes):
             terms = " + ".join(f"{edge.op}({source_label(edge.source)})" for edge in edges)
-            head = f"{cell.kind} cell" if index == 0 else ""
-            lines.append(f"{head:<12} node {index} = {terms or 'nothing'}")
+            head = f"{CELL_NAMES[cell.kind]} cell" if index == 0 else ""
+            lines.append(f"{head:<15} node {index} = {terms or 'nothing'}")
     return lines

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nasops.search.genotype import CELL_KINDS, Cell, source_label
+from nasops.search.genotype import CELL_KINDS, CELL_NAMES, Cell, source_label
 from nasops.search.recorder import SearchRecorder
 
 OP_COLORS = {
@@ -23,7 +23,6 @@ OP_COLORS = {
     "dilconv5x5": "tab:olive",
 }
 ZERO_OP = "none (zero op)"
-CELL_TITLES = {"normal": "normal", "reduce": "reduction"}
 NODE_SPACING = 2.6  # arch.png: between the nodes of a cell (data units)
 INCHES_PER_UNIT = 0.75
 _EDGE_KEY = re.compile(r"^(normal|reduce)_n(\d+)_p(\d+)$")
@@ -50,27 +49,32 @@ def _color(op: str, index: int) -> str:
 # ---------------------------------------------------------------------------------- search.png
 
 
-def write_search_png(path: Path, recorder: SearchRecorder, title: str) -> None:
+def write_search_png(
+    path: Path, recorder: SearchRecorder, title: str, cells: list[Cell] | None = None
+) -> None:
     """Loss and accuracy per epoch; with recorded weights, one panel per edge below them:
     rows are a cell's nodes, columns the node's inputs, the normal cell left of the reduction
-    cell."""
+    cell. With the found ``cells``, each panel names the operation its edge kept (or that the
+    edge was not kept)."""
     plt = _pyplot()
     edges = _edges(recorder) if recorder.weight_epochs else {}
     kinds = [kind for kind in CELL_KINDS if any(k == kind for k, _, _ in edges)]
     depths = sorted({depth for _, depth, _ in edges})
     width = max((source + 1 for _, _, source in edges), default=0)
     columns = max(2, width * len(kinds))
-    figure = plt.figure(figsize=(max(9.0, 2.3 * columns), 3.6 + 2.1 * len(depths)))
+    figure = plt.figure(figsize=(max(9.0, 2.3 * columns), 3.8 + 2.4 * len(depths)))
     grid = figure.add_gridspec(
-        1 + len(depths), columns, height_ratios=[1.6] + [1.0] * len(depths), hspace=0.7
+        1 + len(depths), columns, height_ratios=[1.6] + [1.0] * len(depths), hspace=1.0
     )
     half = columns // 2
     _plot_curves(figure.add_subplot(grid[0, :half]), figure.add_subplot(grid[0, half:]), recorder)
+    kept_ops = None if cells is None else _kept_ops(cells)
     edge_axes = []
     for (kind, depth, source), key in edges.items():
         column = kinds.index(kind) * width + source
         edge_axes.append(figure.add_subplot(grid[1 + depths.index(depth), column]))
-        _plot_edge(edge_axes[-1], recorder, key, kind, depth, source)
+        kept = None if kept_ops is None else kept_ops.get((kind, depth, source))
+        _plot_edge(edge_axes[-1], recorder, key, (kind, depth, source), kept, kept_ops is not None)
     figure.suptitle(title)
     figure.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.1 if edges else 0.14)
     if edges:
@@ -78,7 +82,7 @@ def write_search_png(path: Path, recorder: SearchRecorder, title: str) -> None:
         top = max(axis.get_position().y1 for axis in edge_axes)
         figure.text(
             0.5,
-            top + 0.045,
+            top + 0.065,
             "each edge's softmax weights over its candidates, per epoch",
             ha="center",
             fontsize="large",
@@ -142,8 +146,23 @@ def _edges(recorder: SearchRecorder) -> dict[tuple[str, int, int], str]:
     )
 
 
+def _kept_ops(cells: list[Cell]) -> dict[tuple[str, int, int], str]:
+    """(kind, depth, source) → the operation the found architecture keeps on that edge."""
+    return {
+        (cell.kind, 2 + node, edge.source): edge.op
+        for cell in cells
+        for node, edges in enumerate(cell.nodes)
+        for edge in edges
+    }
+
+
 def _plot_edge(
-    axis: Any, recorder: SearchRecorder, key: str, kind: str, depth: int, source: int
+    axis: Any,
+    recorder: SearchRecorder,
+    key: str,
+    edge: tuple[str, int, int],
+    kept: str | None,
+    known: bool,
 ) -> None:
     from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
@@ -157,7 +176,19 @@ def _plot_edge(
     if any(row[-1] is not None for row in rows):
         zero = [math.nan if row[-1] is None else row[-1] for row in rows]
         axis.plot(epochs, zero, color="black", ls=":", lw=1.5, marker=marker, ms=3)
-    axis.set_title(f"{kind}: {_math(source_label(source))} → node {depth - 2}", fontsize="small")
+    kind, depth, source = edge
+    name = f"{CELL_NAMES[kind]}: {_math(source_label(source))} → node {depth - 2}"
+    if not known:
+        axis.set_title(name, fontsize="small")
+    elif kept is None:
+        axis.set_title(f"{name}\nnot kept", fontsize="small", color="gray")
+        for spine in axis.spines.values():
+            spine.set_color("lightgray")
+    else:
+        axis.set_title(f"{name}\nkept: {kept}", fontsize="small", color=_color(kept, 0))
+        for spine in axis.spines.values():
+            spine.set_color(_color(kept, 0))
+            spine.set_linewidth(1.6)
     axis.set_xticks(_ticks(epochs))
     axis.tick_params(labelsize="x-small")
     axis.yaxis.set_major_locator(MaxNLocator(4))
@@ -186,7 +217,15 @@ def write_arch_png(path: Path, cells: list[Cell], title: str) -> None:
     for axis, cell in zip(axes, cells, strict=False):
         _draw_cell(axis, cell)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.text(
+        0.5,
+        0.03,
+        "each node sums its two kept edges, labelled with their operations; "
+        "the cell outputs the nodes concatenated (dashed) as $c_{k}$",
+        ha="center",
+        color="0.35",
+    )
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
@@ -235,7 +274,7 @@ def _draw_cell(axis: Any, cell: Cell) -> None:
     axis.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     axis.set_aspect("equal")
     axis.axis("off")
-    axis.set_title(f"{CELL_TITLES[cell.kind]} cell", fontsize=13)
+    axis.set_title(f"{CELL_NAMES[cell.kind]} cell", fontsize=13)
 
 
 def _arrow(

@@ -200,7 +200,7 @@ def _write_pictures(
         f"nasops search --algo {options.algo} on {options.dataset}: "
         f"test accuracy {result['test_accuracy']:.3f}"
     )
-    plots.write_search_png(options.out / "search.png", recorder, title)
+    plots.write_search_png(options.out / "search.png", recorder, title, cells)
     plots.write_arch_png(options.out / "arch.png", cells, title)
     return ["search.png", "arch.png"]
 

@@ -120,8 +120,8 @@ def test_the_command_prints_each_epoch_the_cells_and_the_test_accuracy(darts_run
         "search epoch 1/2",
         "search epoch 2/2",
     ]
-    assert any(line.strip().startswith("normal cell  node 0 = ") for line in lines)
-    assert any(line.strip().startswith("reduce cell  node 0 = ") for line in lines)
+    assert any(line.strip().startswith("normal cell     node 0 = ") for line in lines)
+    assert any(line.strip().startswith("reduction cell  node 0 = ") for line in lines)
     accuracy = json.loads((out / "result.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in stdout
     assert lines[-1].startswith("wrote ") and "search.png" in lines[-1]

@@ -73,10 +73,10 @@ ARCHITECTURE = {
 def test_the_architecture_reads_as_two_inputs_per_node_with_their_ops() -> None:
     cells = genotype.cells(ARCHITECTURE, genotype.choices_of(_supernet(channels=2)))
     assert genotype.describe(cells) == [
-        "normal cell  node 0 = sepconv3x3(c_{k-2}) + skipconnect(c_{k-1})",
-        "             node 1 = maxpool(c_{k-1}) + dilconv5x5(0)",
-        "reduce cell  node 0 = avgpool(c_{k-2}) + sepconv5x5(c_{k-1})",
-        "             node 1 = maxpool(c_{k-2}) + skipconnect(0)",
+        "normal cell     node 0 = sepconv3x3(c_{k-2}) + skipconnect(c_{k-1})",
+        "                node 1 = maxpool(c_{k-1}) + dilconv5x5(0)",
+        "reduction cell  node 0 = avgpool(c_{k-2}) + sepconv5x5(c_{k-1})",
+        "                node 1 = maxpool(c_{k-2}) + skipconnect(0)",
     ]
 
 
