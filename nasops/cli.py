@@ -220,20 +220,35 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         default=None,
+        metavar="DIR",
         help="your own images instead: a folder with one subfolder of same-sized images per class",
     )
     parser.add_argument(
-        "--epochs", type=int, default=8, help="search epochs (of each of the 3 stages for pdarts)"
+        "--epochs",
+        type=int,
+        default=8,
+        metavar="N",
+        help="search epochs, of each of the 3 stages for pdarts (default: 8)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split, weights and sampling")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seeds the data split, the weights and the sampling (default: 0)",
+    )
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("search-out"),
-        help="folder for arch.json, result.json, search.png and arch.png",
+        metavar="DIR",
+        help="folder for arch.json, result.json, search.png and arch.png (default: search-out)",
     )
     parser.add_argument(
-        "--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)"
+        "--device",
+        default=None,
+        metavar="D",
+        help="cpu, cuda or cuda:N (default: cuda when available, else cpu)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     # Testing and tuning overrides: how long the retrain runs, a subset of the images, the

@@ -87,6 +87,8 @@ def resolve_device(text: str | None) -> torch.device:
 
 def prepare_out(out: Path) -> None:
     """Create ``out`` and check a file can be written there."""
+    if out.exists() and not out.is_dir():
+        raise SearchInputError(f"--out {out} is a file; give a folder (it is created if missing)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / WRITE_PROBE

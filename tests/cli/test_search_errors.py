@@ -85,6 +85,12 @@ def test_an_out_folder_that_cannot_be_created_is_named(run_search, tmp_path) -> 
     assert_one_line_error(run_search(out=out), f"--out {out} cannot be written")
 
 
+def test_an_out_path_that_is_a_file_is_named(run_search, tmp_path) -> None:
+    path = tmp_path / "result.txt"
+    path.write_text("x")
+    assert_one_line_error(run_search(out=path), f"--out {path} is a file")
+
+
 @pytest.mark.parametrize("flag", ["--epochs", "--retrain-epochs", "--limit"])
 def test_counts_below_one_are_refused(run_search, flag) -> None:
     assert_one_line_error(run_search(flag, "0"), f"{flag} must be at least 1, got 0")
