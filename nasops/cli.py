@@ -226,9 +226,9 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs",
         type=int,
-        default=8,
+        default=6,
         metavar="N",
-        help="search epochs, of each of the 3 stages for pdarts (default: 8)",
+        help="search epochs, of each of the 3 stages for pdarts (default: 6)",
     )
     parser.add_argument(
         "--seed",
@@ -253,7 +253,7 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     # Testing and tuning overrides: how long the retrain runs, a subset of the images, the
     # supernet's width and the batch size.
-    parser.add_argument("--retrain-epochs", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--retrain-epochs", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--channels", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
