@@ -1,0 +1,7 @@
+"""SPOS (single-path one-shot): supernet training on random paths, then evolutionary search."""
+
+from nasops.algorithms.spos.evolution import SPOSEvolution
+from nasops.algorithms.spos.mutator import SPOSSupernetTrainingMutator
+from nasops.algorithms.spos.trainer import SPOSSupernetTrainer
+
+__all__ = ["SPOSEvolution", "SPOSSupernetTrainer", "SPOSSupernetTrainingMutator"]
