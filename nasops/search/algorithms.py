@@ -142,7 +142,7 @@ def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
         optimizer, scheduler = weight_optimizer(model, setup.epochs)
         return model, nn.CrossEntropyLoss(), optimizer, scheduler
 
-    return module.PdartsTrainer(
+    trainer = module.PdartsTrainer(
         create_stage,
         setup.layers,
         accuracy,
@@ -155,7 +155,9 @@ def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
         workers=0,
         device=setup.device,
         callbacks=setup.callbacks,
+        arc_learning_rate=ARC_LR,
     )
+    return _with_progress(trainer, setup)
 
 
 ALGORITHMS: dict[str, Algorithm] = {

@@ -30,12 +30,15 @@ class PdartsTrainer(BaseTrainer):
 
     Args:
         metrics, num_epochs, dataset_train, dataset_valid, batch_size, workers, device,
-            log_frequency, unrolled: passed to each stage's :class:`DartsTrainer`.
+            log_frequency, unrolled, arc_learning_rate: passed to each stage's
+            :class:`DartsTrainer` (``arc_learning_rate`` is nasops'; NNI's stages always used
+            DARTS' default).
         callbacks: told about stages as epochs (``on_epoch_begin(stage)``, ...), built anew
             with each stage's model and mutator.
         mutator: unused, as in NNI (each stage builds its :class:`PdartsMutator`).
 
-    After :meth:`train`, ``mutator`` and ``trainer`` are the last stage's.
+    After :meth:`train`, ``mutator`` and ``trainer`` are the last stage's. Set
+    ``progress = False`` to hide the stages' progress bars.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class PdartsTrainer(BaseTrainer):
         log_frequency: int | None = None,
         callbacks: list[Any] | None = None,
         unrolled: bool = False,
+        arc_learning_rate: float = 3.0e-4,
     ) -> None:
         if len(pdarts_num_layers) < len(pdarts_num_to_drop):
             raise ValueError(
@@ -76,7 +80,9 @@ class PdartsTrainer(BaseTrainer):
             "device": device,
             "log_frequency": log_frequency,
             "unrolled": unrolled,
+            "arc_learning_rate": arc_learning_rate,
         }
+        self.progress = True
         self.callbacks = callbacks if callbacks is not None else []
         self.mutator: PdartsMutator | None = None
         self.trainer: DartsTrainer | None = None
@@ -100,6 +106,7 @@ class PdartsTrainer(BaseTrainer):
                 callbacks=stage_callbacks,
                 **self.darts_parameters,
             )
+            self.trainer.progress = self.progress
             _logger.info("P-DARTS stage %d: %d layers", stage, layers)
             self.trainer.train()
             switches = self.mutator.drop_paths()
