@@ -43,8 +43,9 @@ class ArchGradientFunction(torch.autograd.Function):
     gradient from ``backward_func(x, output, grad_output)``.
 
     The candidate runs on a detached copy of ``x`` with its own graph; the backward replays that
-    graph (so ``x`` and the candidate's weights get the gradients they get in mode None) and
-    then asks ``backward_func`` for the gates, which never enter the forward.
+    graph (so ``x`` and the candidate's weights get the gradients they get in mode None; NNI
+    gave the weights none and failed when ``x`` needed no gradient) and then asks
+    ``backward_func`` for the gates, which never enter the forward.
     """
 
     @staticmethod
