@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasops.bench.nni_path import NNIPathReduction
 from nasops.bench.timing import interleaved_medians
 from nasops.mutables import InputChoice, LayerChoice
 from nasops.mutator import Mutator
@@ -32,48 +33,8 @@ class FixedMasks(Mutator):
         return self.sample_search()
 
 
-class NNIPathMasks(FixedMasks):
+class NNIPathMasks(NNIPathReduction, FixedMasks):
     """The baseline: the same decisions, reduced the way NNI v2.8's ``Mutator`` does."""
-
-    def on_forward_layer_choice(self, mutable: LayerChoice, *args: Any, **kwargs: Any) -> Any:
-        mask = self._cache[mutable.key]
-        assert len(mask) == len(mutable)
-        out, mask = self._nni_select(
-            lambda op, a, k: op(*a, **k), [(op, args, kwargs) for op in mutable], mask
-        )
-        return self._nni_reduce(mutable.reduction, out), mask
-
-    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list) -> Any:
-        mask = self._cache[mutable.key]
-        assert len(mask) == mutable.n_candidates
-        out, mask = self._nni_select(lambda x: x, [(t,) for t in tensor_list], mask)
-        return self._nni_reduce(mutable.reduction, out), mask
-
-    @staticmethod
-    def _nni_select(map_fn: Callable, candidates: list, mask: torch.Tensor) -> tuple:
-        if "BoolTensor" in mask.type():
-            out = [map_fn(*cand) for cand, m in zip(candidates, mask, strict=False) if m]
-        elif "FloatTensor" in mask.type():
-            out = [map_fn(*cand) * m for cand, m in zip(candidates, mask, strict=False) if m]
-        else:
-            raise ValueError(f"Unrecognized mask '{mask}'")
-        return out, mask
-
-    @staticmethod
-    def _nni_reduce(reduction: str, tensors: list) -> Any:
-        if reduction == "none":
-            return tensors
-        if not tensors:
-            return None
-        if len(tensors) == 1:
-            return tensors[0]
-        if reduction == "sum":
-            return sum(tensors)
-        if reduction == "mean":
-            return sum(tensors) / len(tensors)
-        if reduction == "concat":
-            return torch.cat(tensors, dim=1)
-        raise ValueError(f'Unrecognized reduction policy: "{reduction}"')
 
 
 def interleaved_us(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
