@@ -118,5 +118,16 @@ def _run_mutables(context: LevelContext) -> LevelResult:
     return LevelResult("mutables", rows, report.rows_table(rows))
 
 
+def _run_supernet(context: LevelContext) -> LevelResult:
+    """A DARTS search step of a two-cell supernet against NNI's path (``nasops.bench.supernet``;
+    imported here, so the other levels do not load the DARTS search space)."""
+    from nasops.bench import supernet
+
+    run = supernet.run_level(context)
+    info = {**run.info, "targets": run.targets}
+    return LevelResult("supernet", run.rows, supernet.markdown(run), info)
+
+
 register(Level("ops", "fused reductions vs peers, stock ops and COPY/TRIAD", _run_ops))
 register(Level("mutables", "LayerChoice/InputChoice call overhead vs NNI's path", _run_mutables))
+register(Level("supernet", "a DARTS search step on nasops vs NNI's path", _run_supernet))

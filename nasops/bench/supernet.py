@@ -1,0 +1,311 @@
+"""One DARTS search step of a small supernet on nasops against the same step on NNI's path.
+
+Both paths run the same model (a stem, one normal and one reduction ``DartsCell``: 7 candidates
+per edge plus DartsMutator's zero op, DARTS' 8 operations), the same alphas, batches and
+optimizers; they differ only in how the choices reduce: nasops' fused ops on decisions made
+without a host read, or NNI v2.8's ``_select_with_mask`` + ``_tensor_reduction``
+(:mod:`nasops.bench.nni_path`). ``nasops bench --levels supernet`` and
+``benchmarks/bench_supernet.py`` both measure through :func:`measure`.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasops.algorithms.darts import DartsMutator
+from nasops.bench import memory, report
+from nasops.bench.nni_path import NNIPathReduction
+from nasops.bench.timing import Timing, interleaved_medians, synchronizer, warm_up
+from nasops.search_space_zoo import DartsCell
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """The supernet and its batches (CIFAR-like: ``batch`` x 3 x ``image_size``²)."""
+
+    batch: int = 4
+    channels: int = 16
+    image_size: int = 32
+    n_nodes: int = 4
+    classes: int = 10
+    seed: int = 0
+
+
+# DARTS' CIFAR-10 search resolution and channels with a batch of 4 (FULL), or 16² images
+# (QUICK), so one step takes about a second or less on 2 CPU threads (benchmarks/README.md).
+FULL = SupernetConfig()
+QUICK = SupernetConfig(image_size=16)
+ROUNDS = {"full": 11, "quick": 5}
+
+# DARTS' search hyper-parameters (NNI's DartsTrainer and its CIFAR-10 example).
+WEIGHT_LR, WEIGHT_MOMENTUM, WEIGHT_DECAY = 0.025, 0.9, 3.0e-4
+ARCH_LR, ARCH_BETAS, ARCH_DECAY = 3.0e-4, (0.5, 0.999), 1.0e-3
+GRAD_CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What nasops' step must reach against NNI's path on one device type."""
+
+    min_speedup: float
+    peak_strictly_lower: bool  # False: no higher than NNI's path's peak
+
+
+# On the CPU the candidates' convolutions are most of the step; on CUDA NNI's path also waits
+# for the device once per candidate (its host-side ``if m``).
+TARGETS = {
+    "cpu": Targets(1.08, peak_strictly_lower=False),
+    "cuda": Targets(1.5, peak_strictly_lower=True),
+}
+
+
+class SearchNetwork(nn.Module):
+    """A stem, a normal ``DartsCell``, a reduction ``DartsCell``, global pooling, a classifier."""
+
+    def __init__(self, config: SupernetConfig) -> None:
+        super().__init__()
+        c, n = config.channels, config.n_nodes
+        stem = 3 * c  # DARTS' stem multiplier
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem)
+        )
+        self.normal = DartsCell(n, stem, stem, c, reduction_p=False, reduction=False)
+        self.reduce = DartsCell(n, stem, n * c, 2 * c, reduction_p=False, reduction=True)
+        self.classifier = nn.Linear(n * 2 * c, config.classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = self.stem(x)
+        s1 = self.normal(s0, s0)
+        s2 = self.reduce(s0, s1)
+        return self.classifier(F.adaptive_avg_pool2d(s2, 1).flatten(1))
+
+
+class NNIPathDartsMutator(NNIPathReduction, DartsMutator):
+    """DartsMutator's masks reduced NNI's way; ``reset`` only samples, as NNI's does."""
+
+    def reset(self) -> None:
+        self._cache = self.sample_search()
+
+
+PATHS: dict[str, type[DartsMutator]] = {"nasops": DartsMutator, "nni_path": NNIPathDartsMutator}
+
+
+class SearchStep:
+    """First-order DARTS on one path, as NNI's ``DartsTrainer`` steps: an architecture step
+    (reset, forward, backward, Adam on the alphas) on the validation batch, then a weight step
+    (reset, forward, backward, clip, SGD) on the training batch.
+
+    The same ``config`` gives the same weights, alphas and batches on every path and in every
+    process (all drawn from ``config.seed``).
+    """
+
+    def __init__(self, path: str, config: SupernetConfig, device: str = "cpu") -> None:
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {list(PATHS)}, got {path!r}")
+        torch.manual_seed(config.seed)
+        self.model = SearchNetwork(config).to(device)
+        self.mutator = PATHS[path](self.model).to(device)
+        self.weight_optim = torch.optim.SGD(
+            self.model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
+        )
+        self.arch_optim = torch.optim.Adam(
+            self.mutator.parameters(), ARCH_LR, betas=ARCH_BETAS, weight_decay=ARCH_DECAY
+        )
+        generator = torch.Generator().manual_seed(config.seed + 1)
+        shape = (config.batch, 3, config.image_size, config.image_size)
+        self.valid, self.train = (
+            (
+                torch.randn(shape, generator=generator).to(device),
+                torch.randint(config.classes, (config.batch,), generator=generator).to(device),
+            )
+            for _ in range(2)
+        )
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Resample the architecture, then the model's loss on ``batch``."""
+        self.mutator.reset()
+        x, y = batch
+        return F.cross_entropy(self.model(x), y)
+
+    def __call__(self) -> None:
+        self.arch_optim.zero_grad()
+        self.loss(self.valid).backward()
+        self.arch_optim.step()
+        self.weight_optim.zero_grad()
+        self.loss(self.train).backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
+        self.weight_optim.step()
+
+
+ROW_KEYS = ("path", "median_ms", "min_ms", "max_ms", "rounds", "speedup_vs_nni_path", "peak_mib")
+
+
+@dataclass
+class SupernetRun:
+    """What :func:`measure` found: one row per path, the targets, and how it was measured."""
+
+    rows: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def time_steps(config: SupernetConfig, device: str, rounds: int) -> dict[str, Timing]:
+    """Seconds per search step of every path, timed round-robin in this process."""
+    steps = {path: SearchStep(path, config, device) for path in PATHS}
+    for step in steps.values():
+        step()  # first step: optimizer state, allocator caches, kernel selection
+    sync = synchronizer(device)
+    return interleaved_medians(steps, min_reps=rounds, max_reps=rounds, budget_s=0.0, sync=sync)
+
+
+def step_peak_bytes(path: str, config: SupernetConfig, device: str) -> int:
+    """Peak bytes one search step allocates beyond what exists before it (after one step, so
+    the optimizer state and gradients are in place), measured in this process."""
+    step = SearchStep(path, config, device)
+    step()
+    return memory.peak_bytes(step, device)
+
+
+_CHILD = "import sys; from nasops.bench.supernet import print_child_peak; print_child_peak()"
+
+
+def peaks_in_fresh_processes(
+    config: SupernetConfig, device: str, threads: int, paths: tuple[str, ...] = tuple(PATHS)
+) -> dict[str, int]:
+    """:func:`step_peak_bytes` of each of ``paths``, each in a new Python process (run side by
+    side), so no allocator state carries over from one path, or from the timing, to another."""
+    children = {}
+    for path in paths:
+        spec = {"path": path, "config": asdict(config), "device": device, "threads": threads}
+        children[path] = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    peaks = {}
+    for path, child in children.items():
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(
+                f"peak-memory process for path {path!r} exited with {child.returncode}:\n"
+                + err[-2000:]
+            )
+        peaks[path] = int(json.loads(out.strip().splitlines()[-1])["peak_bytes"])
+    return peaks
+
+
+def print_child_peak() -> None:
+    """Entry point of the peak-memory process: ``sys.argv[1]`` is the JSON spec."""
+    spec = json.loads(sys.argv[1])
+    torch.set_num_threads(spec["threads"])
+    peak = step_peak_bytes(spec["path"], SupernetConfig(**spec["config"]), spec["device"])
+    print(json.dumps({"peak_bytes": peak}))
+
+
+def measure(
+    config: SupernetConfig, device: str = "cpu", rounds: int = 11, memory_check: bool = True
+) -> SupernetRun:
+    """Time every path in one run (same threads), measure each path's peak in its own process,
+    and check the targets of ``device``'s type."""
+    device_type = torch.device(device).type
+    warm_up(device)
+    timings = time_steps(config, device, rounds)
+    threads = torch.get_num_threads()
+    peaks = (
+        peaks_in_fresh_processes(config, device, threads) if memory_check else dict.fromkeys(PATHS)
+    )
+    nni_median = timings["nni_path"].median_s
+    rows = [
+        {
+            "path": path,
+            "median_ms": t.median_s * 1e3,
+            "min_ms": t.min_s * 1e3,
+            "max_ms": t.max_s * 1e3,
+            "rounds": t.samples,
+            "speedup_vs_nni_path": nni_median / t.median_s,
+            "peak_mib": None if peaks[path] is None else peaks[path] / 2**20,
+        }
+        for path, t in timings.items()
+    ]
+    model = SearchNetwork(config)
+    info = {
+        "config": asdict(config),
+        "device": device,
+        "threads": threads,
+        "model": "stem (3x3 conv, BN) + normal DartsCell + reduction DartsCell + pool + linear",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "step": "arch: reset, forward, backward, Adam on the alphas (validation batch); weights: "
+        "reset, forward, backward, clip 5, SGD (training batch); NNI DartsTrainer's order",
+        "timing": f"both paths round-robin in one process, median of {rounds} steps each, after "
+        "one untimed step",
+        "memory_method": "each path in a fresh process, after one untimed step: "
+        + memory.METHOD[device_type],
+    }
+    return SupernetRun(rows, check_targets(rows, device_type), info)
+
+
+def check_targets(rows: list[dict[str, Any]], device_type: str) -> list[dict[str, Any]]:
+    """Each target of ``device_type``: what it asks, what was measured, met or not (``None``:
+    not measured)."""
+    targets = TARGETS[device_type]
+    by_path = {row["path"]: row for row in rows}
+    ours, nni = by_path["nasops"], by_path["nni_path"]
+    speedup = ours["speedup_vs_nni_path"]
+    checks = [
+        {
+            "target": f"step speed-up over NNI's path ≥ {targets.min_speedup:g}x",
+            "measured": f"{speedup:.3f}x",
+            "met": speedup >= targets.min_speedup,
+        }
+    ]
+    rule = "<" if targets.peak_strictly_lower else "≤"
+    if ours["peak_mib"] is None or nni["peak_mib"] is None:
+        measured, met = "not measured", None
+    else:
+        measured = f"{ours['peak_mib']:.2f} vs {nni['peak_mib']:.2f} MiB"
+        lower, equal = ours["peak_mib"] < nni["peak_mib"], ours["peak_mib"] == nni["peak_mib"]
+        met = lower or (equal and not targets.peak_strictly_lower)
+    checks.append(
+        {"target": f"nasops' step peak {rule} NNI path's", "measured": measured, "met": met}
+    )
+    return checks
+
+
+def markdown(run: SupernetRun) -> str:
+    """The run as Markdown: what was measured, the per-path table and the targets."""
+    info, config = run.info, run.info["config"]
+    intro = "\n".join(
+        [
+            f"- model: {info['model']}, {info['parameters']} weights; {config['n_nodes']} nodes "
+            f"per cell, {config['channels']} channels, batch {config['batch']} x 3 x "
+            f"{config['image_size']}²",
+            f"- step: {info['step']}",
+            f"- {info['device']}, {info['threads']} threads; timing: {info['timing']}",
+            f"- peak memory: {info['memory_method']}",
+        ]
+    )
+    paths = report.table(
+        ["path", "median ms", "min ms", "max ms", "rounds", "speed-up vs NNI path", "peak MiB"],
+        ([row[key] for key in ROW_KEYS] for row in run.rows),
+    )
+    verdict = {True: "met", False: "NOT MET", None: "-"}
+    targets = report.table(
+        ["target", "measured", "met"],
+        ([t["target"], t["measured"], verdict[t["met"]]] for t in run.targets),
+    )
+    return "\n\n".join([intro, paths, targets])
+
+
+def run_level(context: Any) -> SupernetRun:
+    """The ``supernet`` level of ``nasops bench``: :data:`QUICK` or :data:`FULL`, rounds from
+    :data:`ROUNDS` unless ``context.max_reps`` caps them."""
+    config = QUICK if context.quick else FULL
+    rounds = context.max_reps or ROUNDS["quick" if context.quick else "full"]
+    return measure(config, context.device, rounds)
