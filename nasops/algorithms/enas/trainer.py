@@ -115,10 +115,21 @@ class EnasTrainer(OneShotTrainer):
         n_train = len(self.dataset_train)
         split = max(1, n_train // 10)
         indices = list(range(n_train))
-        self.train_loader = self._loader(self.dataset_train, SubsetRandomSampler(indices[:-split]))
-        self.valid_loader = self._loader(self.dataset_train, SubsetRandomSampler(indices[-split:]))
+        self.train_loader = self._stream_loader(SubsetRandomSampler(indices[:-split]))
+        self.valid_loader = self._stream_loader(SubsetRandomSampler(indices[-split:]))
         self._train_stream = _endless(self.train_loader)
         self._valid_stream = _endless(self.valid_loader)
+
+    def _stream_loader(self, sampler: SubsetRandomSampler) -> DataLoader:
+        # Workers persist: the streams re-iterate the loader at every pass, and a small
+        # dataset would otherwise start ``workers`` new processes every few batches.
+        return DataLoader(
+            self.dataset_train,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.workers,
+            persistent_workers=self.workers > 0,
+        )
 
     # ------------------------------------------------------------- the shared loop's hooks
 
