@@ -30,6 +30,9 @@ class OneShotTrainer(Trainer):
             ``dataset_valid``. ``test_loader`` always reads ``dataset_valid``.
         grad_clip: clip the weights' gradient norm to this in :meth:`weight_step`
             (``None``: no clipping).
+        loaders: ready-made ``(train_loader, valid_loader)``, used as they are (the datasets
+            and ``split_train`` are then unused); ``test_loader`` is ``valid_loader``. For the
+            NNI trainers whose signature takes loaders (SPOS, ProxylessNAS).
 
     The other arguments are :class:`nasops.trainer.Trainer`'s. After each validation the
     epoch's averages are appended to ``history``: ``{"epoch", "train": {...}, "valid": {...}}``.
@@ -53,6 +56,7 @@ class OneShotTrainer(Trainer):
         callbacks: list[Any] | None = None,
         split_train: bool = False,
         grad_clip: float | None = 5.0,
+        loaders: tuple[Iterable[Any], Iterable[Any]] | None = None,
     ) -> None:
         super().__init__(
             model,
@@ -73,16 +77,23 @@ class OneShotTrainer(Trainer):
         self.progress = True
         self.history: list[dict[str, Any]] = []
         self._train_meters: dict[str, float] = {}
-        if split_train:
+        self.split_train = split_train
+        if loaders is not None:
+            if split_train:
+                raise ValueError("split_train=True splits a dataset; it cannot split given loaders")
+            self.train_loader, self.valid_loader = loaders
+            self.test_loader = self.valid_loader
+        elif split_train:
             n_train = len(dataset_train)
             split = n_train // 2
             indices = list(range(n_train))
             self.train_loader = self._loader(dataset_train, SubsetRandomSampler(indices[:split]))
             self.valid_loader = self._loader(dataset_train, SubsetRandomSampler(indices[split:]))
+            self.test_loader = self._loader(dataset_valid)
         else:
             self.train_loader = self._loader(dataset_train, shuffle=True)
             self.valid_loader = self._loader(dataset_valid)
-        self.test_loader = self._loader(dataset_valid)
+            self.test_loader = self._loader(dataset_valid)
 
     def _loader(self, dataset: Any, sampler: Any = None, shuffle: bool = False) -> DataLoader:
         return DataLoader(
@@ -100,11 +111,17 @@ class OneShotTrainer(Trainer):
         raise NotImplementedError(f"{type(self).__name__} must implement train_step(batch)")
 
     def train_batches(self) -> Iterable[Any]:
-        """The batches of one training epoch (default: ``train_loader``'s ``(X, y)``)."""
+        """The batches of one training epoch: ``train_loader``'s ``(X, y)``, or with
+        ``split_train`` pairs of (weight batch, architecture batch), one from each half."""
+        if self.split_train:
+            return zip(self.train_loader, self.valid_loader, strict=False)  # halves differ by 1
         return self.train_loader
 
     def train_steps(self) -> int:
-        """How many batches :meth:`train_batches` yields (for the progress bar and the log)."""
+        """How many batches :meth:`train_batches` yields (for the progress bar and the log):
+        with ``split_train``, the shorter half's count (``zip`` stops there)."""
+        if self.split_train:
+            return min(len(self.train_loader), len(self.valid_loader))
         return len(self.train_loader)
 
     def prepare_validation(self) -> None:

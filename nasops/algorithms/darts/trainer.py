@@ -1,7 +1,7 @@
 """``DartsTrainer``: alternate an architecture step (on held-out data) and a weight step."""
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -81,14 +81,6 @@ class DartsTrainer(OneShotTrainer):
             self.mutator.parameters(), arc_learning_rate, betas=(0.5, 0.999), weight_decay=1.0e-3
         )
         self.unrolled = unrolled
-
-    def train_batches(self) -> Iterable[Any]:
-        """Pairs of (weight batch, architecture batch)."""
-        return zip(self.train_loader, self.valid_loader, strict=False)  # halves may differ by 1
-
-    def train_steps(self) -> int:
-        """The shorter half's batch count (``zip`` stops there)."""
-        return min(len(self.train_loader), len(self.valid_loader))
 
     def train_step(self, batch: Any) -> dict[str, float]:
         """One architecture step on the architecture batch, then one weight step."""

@@ -1,7 +1,6 @@
 """``GdasTrainer``: GDAS search, alternating an architecture step and a weight step per batch."""
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -82,14 +81,6 @@ class GdasTrainer(OneShotTrainer):
         tau = self.mutator.set_temperature(epoch, self.num_epochs)
         _logger.info("Epoch %d Gumbel-softmax temperature %.4g", epoch + 1, tau)
         return super().train_one_epoch(epoch)
-
-    def train_batches(self) -> Iterable[Any]:
-        """Pairs of (weight batch, architecture batch)."""
-        return zip(self.train_loader, self.valid_loader, strict=False)
-
-    def train_steps(self) -> int:
-        """The shorter half's batch count (``zip`` stops there)."""
-        return min(len(self.train_loader), len(self.valid_loader))
 
     def train_step(self, batch: Any) -> dict[str, float]:
         """An architecture step on the valid batch, then a weight step on the train batch."""

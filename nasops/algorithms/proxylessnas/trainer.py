@@ -121,9 +121,8 @@ class ProxylessNasTrainer(OneShotTrainer):
             device=device,
             log_frequency=10,
             grad_clip=None,
+            loaders=(train_loader, valid_loader),
         )
-        self.train_loader = train_loader
-        self.valid_loader = self.test_loader = valid_loader
         self.model_optim = model_optim
         self.n_epochs, self.init_lr, self.warmup = n_epochs, init_lr, warmup
         self.label_smoothing = label_smoothing

@@ -53,20 +53,17 @@ class SPOSSupernetTrainer(OneShotTrainer):
             metrics,
             optimizer,
             num_epochs,
-            train_loader,
-            valid_loader,
+            None,
+            None,
             batch_size,
             workers,
             device,
             log_frequency,
             callbacks,
             grad_clip=None,
+            loaders=(train_loader, valid_loader),
         )
         self.test_loader = _ResampledPerBatch(valid_loader, self.mutator)
-
-    def _loader(self, dataset: Any, sampler: Any = None, shuffle: bool = False) -> Any:
-        """The loaders are given ready-made: use them as they are."""
-        return dataset
 
     def train_step(self, batch: Any) -> dict[str, float]:
         """A new random architecture, then one weight step on it."""
