@@ -1,8 +1,9 @@
-"""The ``--algo`` table: for each name, the trainer it builds and how (the one place to add an
-algorithm: the sampling ones of a later issue, ENAS, SPOS and ProxylessNAS, go here too).
+"""The ``--algo`` table: for each name, the search space, the trainer it builds and how (the one
+place to add an algorithm).
 """
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -10,7 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from nasops.callbacks import Callback, LRSchedulerCallback
 from nasops.search.errors import SearchInputError
@@ -22,6 +23,8 @@ ARC_LR = 3.0e-3  # NNI's 3e-4 barely moves the logits in a search of a few epoch
 PDARTS_NUM_LAYERS = (0, 1, 2)  # cells added at each P-DARTS stage
 PDARTS_NUM_TO_DROP = (3, 2, 1)  # candidates dropped after each stage: 7 -> 4 -> 2 -> 1
 RANKED_CANDIDATES = 32  # architectures random and one-shot search score after training
+ENAS_AGGREGATE = 5  # controller samples per controller step
+ENAS_CONTROLLER_SHARE = 10  # one controller step per this many weight steps
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Algorithm:
         staged: the trainer runs stages, each a trainer of its own (P-DARTS): its callbacks are
             told about stages, and each stage's trainer is its ``trainer`` attribute.
         summary: one line for ``--help``.
+        space: the supernet's cells, one of :data:`nasops.search.supernet.SPACES`.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Algorithm:
     learns_weights: bool
     summary: str
     staged: bool = False
+    space: str = "darts"
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -136,6 +141,45 @@ def _random(module: ModuleType, setup: SearchSetup) -> Any:
     return _with_progress(trainer, setup)
 
 
+def _enas(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    # An epoch passes over the 90% of the training data the weights train on (EnasTrainer's
+    # split), and trains the controller on held-out batches a tenth as often.
+    child_steps = max(1, math.ceil(0.9 * len(setup.train) / setup.batch_size))
+    mutator = module.EnasMutator(arguments["model"], tanh_constant=1.1, cell_exit_extra_step=True)
+    trainer = module.EnasTrainer(
+        **arguments,
+        reward_function=lambda logits, y: accuracy(logits, y)["acc"],
+        mutator=mutator,
+        child_steps=child_steps,
+        mutator_steps_aggregate=ENAS_AGGREGATE,
+        mutator_steps=max(1, child_steps // ENAS_CONTROLLER_SHARE),
+    )
+    return _with_progress(trainer, setup)
+
+
+def _proxylessnas(module: ModuleType, setup: SearchSetup) -> Any:
+    model = setup.build_model(setup.layers)
+    optimizer = torch.optim.SGD(
+        model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
+    train = DataLoader(setup.train, batch_size=setup.batch_size, shuffle=True)
+    valid = DataLoader(setup.valid, batch_size=setup.batch_size)
+    trainer = module.ProxylessNasTrainer(
+        model,
+        optimizer,
+        setup.device,
+        train,
+        valid,
+        n_epochs=setup.epochs,
+        init_lr=WEIGHT_LR,
+        warmup=False,
+        callbacks=setup.callbacks,
+    )
+    trainer.metrics = accuracy  # the "acc" every other algorithm reports (NNI's is "acc1")
+    return _with_progress(trainer, setup)
+
+
 def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
     def create_stage(layers: int) -> tuple[nn.Module, Any, Any, Any]:
         model = setup.build_model(layers)
@@ -186,6 +230,23 @@ ALGORITHMS: dict[str, Algorithm] = {
             _random,
             False,
             "random sub-networks with shared weights, then the best of 32",
+        ),
+        Algorithm(
+            "enas",
+            "nasops.algorithms.enas",
+            _enas,
+            False,
+            "ENAS: an LSTM controller samples ENAS micro cells, trained by REINFORCE",
+            space="enas",
+        ),
+        Algorithm(
+            "proxylessnas",
+            "nasops.algorithms.proxylessnas",
+            _proxylessnas,
+            False,
+            "ProxylessNAS: binarized paths, one candidate per edge in memory "
+            "(cells keep every edge)",
+            space="darts-all-edges",
         ),
     )
 }

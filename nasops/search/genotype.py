@@ -1,5 +1,9 @@
-"""The found architecture as people read it: in each cell, every node's two inputs and the
+"""The found architecture as people read it: in each cell, every node's inputs and the
 operation on each of those edges (what ``arch.png`` draws and the command prints).
+
+It reads the keys of the three spaces of :mod:`nasops.search.supernet`: DARTS cells
+(``<kind>_n<k>_p<i>`` edges, a ``<kind>_n<k>_switch`` keeping two, absent when every edge is
+kept) and ENAS micro layers (``<kind>_node_<j>_<x|y>_input`` and ``_op``).
 """
 
 import re
@@ -10,11 +14,13 @@ from torch import nn
 
 from nasops._arch_format import from_human_readable, to_human_readable
 from nasops.mutables import InputChoice, LayerChoice
+from nasops.search_space_zoo.enas_cell import MICRO_OPS
 
 Choice = LayerChoice | InputChoice
 CELL_KINDS = ("normal", "reduce")
 CELL_NAMES = {"normal": "normal", "reduce": "reduction"}  # the key prefix, as people say it
-_NODE_KEY = re.compile(r"^(normal|reduce)_n(\d+)_switch$")
+_DARTS_EDGE = re.compile(r"^(normal|reduce)_n(\d+)_p(\d+)$")
+_ENAS_INPUT = re.compile(r"^(normal|reduce)_node_(\d+)_[xy]_input$")
 
 
 @dataclass(frozen=True)
@@ -28,10 +34,23 @@ class Edge:
 
 @dataclass(frozen=True)
 class Cell:
-    """A searched cell: ``kind`` ("normal" or "reduce") and the kept edges into each node."""
+    """A searched cell: ``kind`` ("normal" or "reduce"), the kept edges into each node, and
+    the vertices (numbered as :attr:`Edge.source`) whose concatenation is the cell's output."""
 
     kind: str
     nodes: list[list[Edge]]
+    outputs: list[int]
+
+
+# How each search space's cells combine their edges and form their output (arch.png's caption).
+CAPTIONS = {
+    "darts": "each node sums its two kept edges, labelled with their operations; "
+    "the cell outputs the nodes concatenated (dashed) as $c_{k}$",
+    "darts-all-edges": "each node sums all its edges, labelled with their operations; "
+    "the cell outputs the nodes concatenated (dashed) as $c_{k}$",
+    "enas": "each node adds two operations, each on an earlier vertex; the layer outputs "
+    "the vertices no node reads, concatenated (dashed), as $c_{k}$",
+}
 
 
 def source_label(source: int) -> str:
@@ -58,27 +77,49 @@ def readable(architecture: dict[str, Any], choices: dict[str, Choice]) -> dict[s
 
 
 def cells(architecture: dict[str, Any], choices: dict[str, Choice]) -> list[Cell]:
-    """The normal and the reduction cell of a DARTS-cell architecture (those present)."""
+    """The normal and the reduction cell of the architecture (those present)."""
     nodes: dict[str, dict[int, list[Edge]]] = {}
-    for key in sorted(architecture):
-        match = _NODE_KEY.match(key)
-        if match is None:
+    enas_keys = False
+    for key in sorted(architecture, key=_natural):
+        darts, enas = _DARTS_EDGE.match(key), _ENAS_INPUT.match(key)
+        if darts is not None:
+            kind, node, source = darts.group(1), int(darts.group(2)) - 2, int(darts.group(3))
+            switch = f"{kind}_n{node + 2}_switch"
+            if switch in architecture and not _chosen(architecture, choices, switch)[source]:
+                continue
+            ops = _chosen(architecture, choices, key)
+            names = [name for name, on in zip(choices[key].names, ops, strict=True) if on]
+        elif enas is not None:
+            enas_keys = True
+            kind, node = enas.group(1), int(enas.group(2))
+            source = _chosen(architecture, choices, key).index(True)
+            op_key = key.removesuffix("_input") + "_op"
+            names = [MICRO_OPS[_chosen(architecture, choices, op_key).index(True)]]
+        else:
             continue
-        kind, depth = match.group(1), int(match.group(2))
-        switch = from_human_readable(choices[key], architecture[key])
-        edges = []
-        for source, kept in enumerate(switch):
-            edge_key = f"{kind}_n{depth}_p{source}"
-            ops = from_human_readable(choices[edge_key], architecture[edge_key])
-            names = [name for name, on in zip(choices[edge_key].names, ops, strict=True) if on]
-            if kept and names:
-                edges.append(Edge(source, "+".join(names)))
-        nodes.setdefault(kind, {})[depth] = edges
-    return [
-        Cell(kind, [nodes[kind][depth] for depth in sorted(nodes[kind])])
-        for kind in CELL_KINDS
-        if kind in nodes
-    ]
+        edges = nodes.setdefault(kind, {}).setdefault(node, [])
+        if names:
+            edges.append(Edge(source, "+".join(names)))
+    return [_cell(kind, nodes[kind], enas_keys) for kind in CELL_KINDS if kind in nodes]
+
+
+def _cell(kind: str, nodes: dict[int, list[Edge]], enas: bool) -> Cell:
+    """The cell of ``kind``; a DARTS cell outputs every node, an ENAS layer every vertex no
+    node reads."""
+    edges = [nodes[node] for node in sorted(nodes)]
+    if not enas:
+        return Cell(kind, edges, list(range(2, 2 + len(edges))))
+    read = {edge.source for node_edges in edges for edge in node_edges}
+    return Cell(kind, edges, [vertex for vertex in range(2 + len(edges)) if vertex not in read])
+
+
+def _chosen(architecture: dict[str, Any], choices: dict[str, Choice], key: str) -> list:
+    return from_human_readable(choices[key], architecture[key])
+
+
+def _natural(key: str) -> list[Any]:
+    """Sort ``n10`` after ``n9``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
 
 
 def describe(cell_list: list[Cell]) -> list[str]:

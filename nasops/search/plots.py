@@ -204,9 +204,10 @@ def _ticks(epochs: list[int]) -> list[int]:
 # ------------------------------------------------------------------------------------ arch.png
 
 
-def write_arch_png(path: Path, cells: list[Cell], title: str) -> None:
+def write_arch_png(path: Path, cells: list[Cell], title: str, caption: str) -> None:
     """Each cell as a left-to-right graph: the inputs ``c_{k-2}``, ``c_{k-1}``, the nodes, and
-    ``c_{k}`` (their concatenation); each kept edge labelled with its operation."""
+    ``c_{k}`` (the concatenation of the cell's outputs); each kept edge labelled with its
+    operation; ``caption`` (one of :data:`nasops.search.genotype.CAPTIONS`) under it."""
     plt = _pyplot()
     n_nodes = max((len(cell.nodes) for cell in cells), default=1)
     cell_inches = INCHES_PER_UNIT * (NODE_SPACING * (n_nodes + 1) + 1.2)
@@ -220,8 +221,7 @@ def write_arch_png(path: Path, cells: list[Cell], title: str) -> None:
     figure.text(
         0.5,
         0.03,
-        "each node sums its two kept edges, labelled with their operations; "
-        "the cell outputs the nodes concatenated (dashed) as $c_{k}$",
+        caption,
         ha="center",
         color="0.35",
     )
@@ -253,9 +253,9 @@ def _draw_cell(axis: Any, cell: Cell) -> None:
         for edge in edges:
             rad = _bend(edge.source, 2 + node)
             _arrow(axis, where[edge.source], where[2 + node], rad, edge.op, _color(edge.op, 0))
-    for node in range(n_nodes):
-        rad = 0.0 if node == n_nodes - 1 else 0.3
-        _arrow(axis, where[2 + node], where[-1], rad, None, "silver")
+    for vertex in cell.outputs:
+        rad = 0.0 if vertex == n_nodes + 1 else 0.3
+        _arrow(axis, where[vertex], where[-1], rad, None, "silver")
     labels = ["c_{k-2}", "c_{k-1}", *map(str, range(n_nodes)), "c_{k}"]
     fills = ["#cfe8cf", "#cfe8cf", *["#cfe0f5"] * n_nodes, "#f7e3a8"]
     for (x, y), label, fill in zip(where, labels, fills, strict=True):

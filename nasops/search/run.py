@@ -54,7 +54,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
     say = _printer(options.progress)
     say(_headline(options, images, splits, device))
     algorithm = ALGORITHMS[options.algo]
-    build_model = _supernet_builder(images, options.channels)
+    build_model = _supernet_builder(images, options.channels, algorithm.space)
     choices = genotype.choices_of(build_model(LAYERS))
     recorder = SearchRecorder(
         {key: c.names for key, c in choices.items() if isinstance(c, LayerChoice)},
@@ -80,7 +80,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
 
     torch.manual_seed(options.seed)
     retrain_channels = RETRAIN_WIDTH * options.channels
-    model = _supernet_builder(images, retrain_channels)(LAYERS)
+    model = _supernet_builder(images, retrain_channels, algorithm.space)(LAYERS)
     apply_fixed_architecture(model, architecture, verbose=False)
     started = time.perf_counter()
     retrain_history = retrain(
@@ -166,14 +166,22 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _supernet_builder(images: data.ImageData, channels: int) -> Callable[[int], nn.Module]:
+def _supernet_builder(
+    images: data.ImageData, channels: int, space: str
+) -> Callable[[int], nn.Module]:
     in_channels, height, width = images.shape
 
     def build(layers: int) -> nn.Module:
         # Every build restarts the key counter, so each supernet has the same keys.
         _reset_global_mutable_counting()
         return SearchSupernet(
-            in_channels, (height, width), len(images.classes), channels, N_NODES, layers
+            in_channels,
+            (height, width),
+            len(images.classes),
+            channels,
+            N_NODES,
+            layers,
+            space=space,
         )
 
     return build
@@ -201,7 +209,9 @@ def _write_pictures(
         f"test accuracy {result['test_accuracy']:.3f}"
     )
     plots.write_search_png(options.out / "search.png", recorder, title, cells)
-    plots.write_arch_png(options.out / "arch.png", cells, title)
+    plots.write_arch_png(
+        options.out / "arch.png", cells, title, genotype.CAPTIONS[ALGORITHMS[options.algo].space]
+    )
     return ["search.png", "arch.png"]
 
 

@@ -20,6 +20,10 @@ from nasops.search_space_zoo.enas_ops import (
     StdConv,
 )
 
+# What each candidate of a micro node's LayerChoice is, in order (NNI builds them as a list, so
+# export writes their indices).
+MICRO_OPS = ("sepconv3x3", "sepconv5x5", "avgpool", "maxpool", "identity")
+
 
 class Cell(nn.Module):
     """Half a micro node: the InputChoice ``<name>_input`` picks one earlier node, the

@@ -12,6 +12,7 @@ from torch import nn
 
 from nasops.algorithms.proxylessnas import ProxylessNasMutator, ProxylessNasTrainer
 from nasops.algorithms.random import RandomMutator
+from nasops.callbacks import Callback
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import InputChoice, LayerChoice, MutableScope
 
@@ -422,3 +423,27 @@ def test_unknown_binary_mode_and_init_type_are_refused() -> None:
         _trainer(None)
     with pytest.raises(NotImplementedError, match=r"arch_init_type must be one of.*got 'zeros'"):
         _trainer(arch_init_type="zeros")
+
+
+def test_callbacks_are_told_when_each_epoch_begins_and_ends() -> None:
+    class Epochs(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[tuple[str, int]] = []
+
+        def on_epoch_begin(self, epoch: int) -> None:
+            self.events.append(("begin", epoch))
+
+        def on_epoch_end(self, epoch: int) -> None:
+            self.events.append(("end", epoch, len(self.trainer.history)))
+
+    callback = Epochs()
+    _trainer(callbacks=[callback]).train()
+    assert callback.events == [
+        ("begin", 0),
+        ("end", 0, 1),
+        ("begin", 1),
+        ("end", 1, 2),
+        ("begin", 2),
+        ("end", 2, 3),
+    ]

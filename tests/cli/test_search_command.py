@@ -52,9 +52,9 @@ def darts_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, stdout.getvalue()
 
 
-def _fresh_supernet() -> SearchSupernet:
+def _fresh_supernet(space: str = "darts") -> SearchSupernet:
     _reset_global_mutable_counting()
-    return SearchSupernet(1, (8, 8), 10, channels=2)
+    return SearchSupernet(1, (8, 8), 10, channels=2, space=space)
 
 
 def test_darts_writes_the_architecture_the_result_and_both_pictures(darts_run) -> None:
@@ -138,7 +138,9 @@ def test_each_algorithm_searches_retrains_and_tests(run_search, algo, backend, m
     stages = 3 if algo == "pdarts" else 1
     assert len(result["search_history"]) == stages
     assert ("edge_weights" in result) == (algo in DARTS_FAMILY)
-    apply_fixed_architecture(_fresh_supernet(), result["architecture"], verbose=False)
+    model = _fresh_supernet(ALGORITHMS[algo].space)
+    assert set(result["architecture"]) == set(choices_of(model))
+    apply_fixed_architecture(model, result["architecture"], verbose=False)
 
 
 def test_pdarts_weights_leave_out_the_candidates_each_stage_dropped(run_search, monkeypatch):
@@ -182,7 +184,7 @@ def test_python_m_nasops_search_help_lists_the_algorithms_not_the_testing_option
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "{darts,pdarts,gdas,oneshot,random}" in completed.stdout
+    assert "{darts,pdarts,gdas,oneshot,random,enas,proxylessnas}" in completed.stdout
     for option in ("--dataset", "--data-dir", "--epochs", "--seed", "--out", "--device"):
         assert option in completed.stdout
     for hidden in ("--limit", "--retrain-epochs", "--channels", "--batch-size"):

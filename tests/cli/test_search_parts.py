@@ -8,7 +8,7 @@ from nasops.algorithms.random import RandomMutator
 from nasops.mutables import LayerChoice
 from nasops.search import genotype
 from nasops.search.recorder import SearchRecorder
-from nasops.search.supernet import SearchSupernet
+from nasops.search.supernet import SPACES, SearchSupernet
 from nasops.utils import _reset_global_mutable_counting
 
 NAMES = list(genotype.choices_of(SearchSupernet(1, (8, 8), 2, channels=2))["normal_n2_p0"].names)
@@ -52,6 +52,36 @@ def test_fewer_than_two_layers_are_refused() -> None:
         _supernet(layers=1)
 
 
+def test_an_unknown_space_is_refused_naming_the_spaces() -> None:
+    with pytest.raises(ValueError, match=r"space must be one of .*'enas'.*got 'nas'"):
+        _supernet(space="nas")
+
+
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("layers", [2, 3])
+def test_every_space_runs_any_depth_to_one_logit_per_class(space, layers) -> None:
+    model = _supernet(channels=2, space=space, layers=layers, image_size=(7, 9), n_classes=3)
+    RandomMutator(model).reset()
+    assert model(torch.randn(2, 1, 7, 9)).shape == (2, 3)
+
+
+def test_all_edges_cells_search_layer_choices_only() -> None:
+    choices = genotype.choices_of(_supernet(channels=2, space="darts-all-edges"))
+    assert all(isinstance(choice, LayerChoice) for choice in choices.values())
+    assert set(choices) == {k for k in genotype.choices_of(_supernet(channels=2)) if "_p" in k}
+
+
+def test_enas_layers_have_nnis_micro_keys() -> None:
+    keys = set(genotype.choices_of(_supernet(channels=2, space="enas")))
+    assert keys == {
+        f"{kind}_node_{node}_{half}_{what}"
+        for kind in ("normal", "reduce")
+        for node in (0, 1)
+        for half in "xy"
+        for what in ("input", "op")
+    }
+
+
 ARCHITECTURE = {
     "normal_n2_p0": "sepconv3x3",
     "normal_n2_p1": "skipconnect",
@@ -78,6 +108,40 @@ def test_the_architecture_reads_as_two_inputs_per_node_with_their_ops() -> None:
         "reduction cell  node 0 = avgpool(c_{k-2}) + sepconv5x5(c_{k-1})",
         "                node 1 = maxpool(c_{k-2}) + skipconnect(0)",
     ]
+
+
+def test_all_edges_cells_read_every_edge_of_every_node() -> None:
+    architecture = {k: v for k, v in ARCHITECTURE.items() if not k.endswith("_switch")}
+    architecture |= {"normal_n3_p0": "avgpool", "reduce_n3_p1": "sepconv3x3"}
+    model = _supernet(channels=2, space="darts-all-edges")
+    cells = genotype.cells(architecture, genotype.choices_of(model))
+    assert genotype.describe(cells)[:2] == [
+        "normal cell     node 0 = sepconv3x3(c_{k-2}) + skipconnect(c_{k-1})",
+        "                node 1 = avgpool(c_{k-2}) + maxpool(c_{k-1}) + dilconv5x5(0)",
+    ]
+    assert [cell.outputs for cell in cells] == [[2, 3], [2, 3]]
+
+
+def test_enas_layers_read_as_two_ops_per_node_and_output_the_unread_vertices() -> None:
+    def node(x: int, x_op: int, y: int, y_op: int) -> dict[str, int]:
+        return {"x_input": x, "x_op": x_op, "y_input": y, "y_op": y_op}
+
+    nodes = {"normal": [node(0, 0, 1, 4), node(2, 3, 2, 1)], "reduce": [node(1, 2, 1, 2)] * 2}
+    architecture = {
+        f"{kind}_node_{i}_{what}": value
+        for kind, per_node in nodes.items()
+        for i, choices in enumerate(per_node)
+        for what, value in choices.items()
+    }
+    model = _supernet(channels=2, space="enas")
+    cells = genotype.cells(architecture, genotype.choices_of(model))
+    assert genotype.describe(cells) == [
+        "normal cell     node 0 = sepconv3x3(c_{k-2}) + identity(c_{k-1})",
+        "                node 1 = maxpool(0) + sepconv5x5(0)",
+        "reduction cell  node 0 = avgpool(c_{k-1}) + avgpool(c_{k-1})",
+        "                node 1 = avgpool(c_{k-1}) + avgpool(c_{k-1})",
+    ]
+    assert [cell.outputs for cell in cells] == [[3], [0, 2, 3]]
 
 
 def test_multi_hot_lists_as_p_darts_exports_them_read_as_names() -> None:
@@ -123,5 +187,18 @@ def test_arch_png_draws_cells_of_any_node_count(tmp_path) -> None:
     architecture = RandomMutator(model).export()
     cells = genotype.cells(architecture, genotype.choices_of(model))
     assert [len(cell.nodes) for cell in cells] == [3, 3]
-    plots.write_arch_png(tmp_path / "arch.png", cells, "title")
+    plots.write_arch_png(tmp_path / "arch.png", cells, "title", genotype.CAPTIONS["darts"])
+    assert (tmp_path / "arch.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_each_space_draws_its_exported_cells(tmp_path, space) -> None:
+    pytest.importorskip("matplotlib")
+    from nasops.search import plots
+
+    model = _supernet(channels=2, space=space)
+    torch.manual_seed(0)
+    cells = genotype.cells(RandomMutator(model).export(), genotype.choices_of(model))
+    assert [cell.kind for cell in cells] == ["normal", "reduce"]
+    plots.write_arch_png(tmp_path / "arch.png", cells, "title", genotype.CAPTIONS[space])
     assert (tmp_path / "arch.png").read_bytes()[:4] == b"\x89PNG"

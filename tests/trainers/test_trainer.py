@@ -236,3 +236,28 @@ def test_a_trainer_without_train_step_says_what_to_implement() -> None:
     trainer = make_trainer()
     with pytest.raises(NotImplementedError, match="must implement train_step"):
         OneShotTrainer.train_step(trainer, None)
+
+
+def test_split_train_pairs_a_weight_batch_with_an_architecture_batch_from_each_half() -> None:
+    trainer = make_trainer(split_train=True)  # 12 samples: two halves of 6, batches of 4
+    pairs = list(trainer.train_batches())
+    assert trainer.train_steps() == len(pairs) == 2
+    seen = [len(batch[1]) for pair in pairs for batch in pair]
+    assert seen == [4, 4, 2, 2]
+
+
+def test_ready_made_loaders_are_used_as_they_are_and_valid_is_the_test_loader() -> None:
+    train = torch.utils.data.DataLoader(dataset(), batch_size=5)
+    valid = torch.utils.data.DataLoader(dataset(6, seed=1), batch_size=3)
+    trainer = make_trainer(loaders=(train, valid))
+    assert trainer.train_loader is train
+    assert trainer.valid_loader is trainer.test_loader is valid
+    assert trainer.train_steps() == 3
+    trainer.train()
+    assert len(trainer.history) == 2
+
+
+def test_given_loaders_cannot_be_split() -> None:
+    train = torch.utils.data.DataLoader(dataset(), batch_size=5)
+    with pytest.raises(ValueError, match="cannot split given loaders"):
+        make_trainer(loaders=(train, train), split_train=True)

@@ -64,11 +64,12 @@ class ProxylessNasTrainer(OneShotTrainer):
         load_ckpt, ckpt_path: resume from ``ckpt_path`` (required then); after every epoch the
             trainer writes its checkpoint there when it is set.
         arch_path: after every epoch, :meth:`export` the current architecture there when set.
+        callbacks: :class:`nasops.callbacks.Callback` objects told when each epoch begins and
+            ends (a nasops addition; NNI's trainer takes none).
 
     NNI's trainer subclasses ``BaseTrainer`` with a loop of its own; this one runs on the
     shared :class:`~nasops.algorithms.base.OneShotTrainer` loop (progress bar, meters, logs,
-    ``history``). That constructor builds loaders from datasets, so it is given the loaders'
-    datasets and the user's loaders replace the ones it built. Differences from NNI: it runs
+    ``history``), given the user's loaders as they are. Differences from NNI: it runs
     on the CPU, a checkpoint holds the epoch counters of the *next* epoch to run (NNI's
     resumed by repeating the last one) and the model's state_dict without DataParallel's
     ``module.`` prefix (loading accepts either), and ``validate()`` works.
@@ -97,6 +98,7 @@ class ProxylessNasTrainer(OneShotTrainer):
         load_ckpt: bool = False,
         ckpt_path: str | None = None,
         arch_path: str | None = None,
+        callbacks: list[Any] | None = None,
     ) -> None:
         if binary_mode not in FORWARD_MODES[1:]:
             raise ValueError(f"binary_mode must be one of {FORWARD_MODES[1:]}, got {binary_mode!r}")
@@ -120,6 +122,7 @@ class ProxylessNasTrainer(OneShotTrainer):
             workers=0,
             device=device,
             log_frequency=10,
+            callbacks=callbacks,
             grad_clip=None,
             loaders=(train_loader, valid_loader),
         )
@@ -171,6 +174,8 @@ class ProxylessNasTrainer(OneShotTrainer):
             self.load_checkpoint()
         start = min(self.warmup_curr_epoch, self.warmup_epochs) + self.train_curr_epoch
         for epoch in range(start, self.num_epochs):
+            for callback in self.callbacks:
+                callback.on_epoch_begin(epoch)
             self.train_one_epoch(epoch)
             search_epoch = epoch - self.warmup_epochs
             if validate and (
@@ -182,6 +187,8 @@ class ProxylessNasTrainer(OneShotTrainer):
             else:
                 self.train_curr_epoch += 1
             self.save_checkpoint()
+            for callback in self.callbacks:
+                callback.on_epoch_end(epoch)
 
     def train_one_epoch(self, epoch: int) -> Any:
         """One warm-up epoch (``epoch < warmup_epochs``) or search epoch."""
