@@ -11,6 +11,7 @@ import pytest
 
 import nasops
 from nasops import trial
+from nasops.compat import nni as compat
 
 _ENV = (
     trial.PARAMETERS_ENV,
@@ -42,6 +43,22 @@ def test_nasops_top_level_names_are_the_trial_functions() -> None:
     assert nasops.get_next_parameter is trial.get_next_parameter
     assert nasops.report_final_result is trial.report_final_result
     assert nasops.report_intermediate_result is trial.report_intermediate_result
+
+
+def test_nni_trial_api_under_the_alias() -> None:
+    if "nni" in sys.modules and not compat.is_installed():
+        pytest.skip("a real nni is imported in this process")
+    compat.install()
+    try:
+        import nni
+        import nni.trial
+
+        names = {name: getattr(nni, name) for name in compat._TRIAL_API}
+    finally:
+        compat.uninstall()
+    assert nni.trial is trial
+    assert names == {name: getattr(trial, name) for name in compat._TRIAL_API}
+    assert {"report_final_result", "get_next_parameter", "get_sequence_id"} <= set(names)
 
 
 # ------------------------------------------------------------------------------ nasops files
