@@ -8,6 +8,7 @@ from nasops.fixed import FixedArchitecture, apply_fixed_architecture
 from nasops.mutables import InputChoice, LayerChoice, Mutable, MutableScope
 from nasops.mutator import Mutator
 from nasops.trainer import Trainer
+from nasops.trial import get_next_parameter, report_final_result, report_intermediate_result
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,9 @@ __all__ = [
     "__version__",
     "apply_fixed_architecture",
     "extension_info",
+    "get_next_parameter",
     "has_extension",
     "ops",
+    "report_final_result",
+    "report_intermediate_result",
 ]

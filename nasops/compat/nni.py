@@ -3,7 +3,8 @@
 After ``nasops.compat.nni.install()``, ``import nni.nas.pytorch.mutables`` (and ``base_mutator``,
 ``mutator``, ``fixed``, ``utils``, the search spaces ``search_space_zoo`` and ``nasbench201``,
 and the algorithms as ``nni.algorithms.nas.pytorch.<name>`` or v1's ``nni.nas.pytorch.<name>``)
-resolve to the nasops modules through ``sys.modules``.
+resolve to the nasops modules through ``sys.modules``; ``nni.trial`` and NNI's trial calls
+(``nni.get_next_parameter``, ``nni.report_final_result``, ...) are :mod:`nasops.trial`'s.
 Nothing is installed on disk, and a real ``nni`` package is never imported or modified.
 """
 
@@ -13,7 +14,7 @@ import sys
 import types
 
 import nasops
-from nasops import algorithms
+from nasops import algorithms, trial
 
 _MARK = "__nasops_compat__"
 # NNI v1 module path (under nni.nas.pytorch) → nasops module.
@@ -46,6 +47,18 @@ _TOP_LEVEL = (
     "Trainer",
 )
 
+# NNI's trial API, at the top level of ``nni`` as in NNI (``nni.trial`` is the module too).
+_TRIAL_API = (
+    "get_next_parameter",
+    "get_next_parameters",
+    "get_current_parameter",
+    "report_intermediate_result",
+    "report_final_result",
+    "get_experiment_id",
+    "get_trial_id",
+    "get_sequence_id",
+)
+
 
 def available_algorithms() -> list[str]:
     """The algorithm packages of ``nasops.algorithms`` (each aliased under both NNI paths)."""
@@ -73,6 +86,9 @@ def install() -> None:
             "anything imports nni, or use nni itself"
         )
     modules = {name: _package(name) for name in _PACKAGES}
+    for name in _TRIAL_API:
+        setattr(modules["nni"], name, getattr(trial, name))
+    modules["nni.trial"] = trial
     pytorch = modules["nni.nas.pytorch"] = _package("nni.nas.pytorch")
     for name in _TOP_LEVEL:
         setattr(pytorch, name, getattr(nasops, name))

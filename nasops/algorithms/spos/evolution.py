@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-_logger = logging.getLogger("nasops.algorithms")
+from nasops.algorithms.classic_nas.mutator import INPUT_CHOICE, LAYER_CHOICE
 
-# Search-space ``_type`` values written by classic mode (``nasops ss-gen``).
-LAYER_CHOICE = "layer_choice"
-INPUT_CHOICE = "input_choice"
+_logger = logging.getLogger("nasops.algorithms")
 
 Candidate = dict[str, dict[str, Any]]
 

@@ -1,0 +1,1 @@
+"""A folder ``nasops tune`` puts first on a trial's PYTHONPATH so ``import nni`` finds nasops."""
