@@ -13,11 +13,8 @@ from torch import nn
 
 from nasops import trial
 from nasops.algorithms.classic_nas import get_and_apply_next_architecture
-from nasops.algorithms.classic_nas.mutator import (
-    NNI_GEN_SEARCH_SPACE,
-    ClassicMutator,
-    InvalidChoiceError,
-)
+from nasops.algorithms.classic_nas.mutator import NNI_GEN_SEARCH_SPACE, ClassicMutator
+from nasops.algorithms.classic_nas.space import InvalidChoiceError
 from nasops.algorithms.spos import SPOSEvolution
 from nasops.compat import nni as compat
 from nasops.fixed import apply_fixed_architecture

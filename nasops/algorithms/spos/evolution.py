@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nasops.algorithms.classic_nas.mutator import INPUT_CHOICE, LAYER_CHOICE
+from nasops.algorithms.classic_nas.space import INPUT_CHOICE, LAYER_CHOICE
 
 _logger = logging.getLogger("nasops.algorithms")
 
