@@ -40,13 +40,16 @@ def rank_architectures(
         for _ in range(num_candidates):
             architecture = sample()
             architectures.append(architecture)
-            losses.append(_mean_loss(trainer, architecture))
+            losses.append(validation_loss(trainer, architecture))
     scores = torch.stack(losses).tolist()
     ranked = [RankedArchitecture(s, a) for s, a in zip(scores, architectures, strict=True)]
     return sorted(ranked, key=lambda r: r.loss)
 
 
-def _mean_loss(trainer: OneShotTrainer, architecture: dict[str, Any]) -> torch.Tensor:
+def validation_loss(trainer: OneShotTrainer, architecture: dict[str, Any]) -> torch.Tensor:
+    """The mean of ``trainer.loss`` over ``trainer.valid_loader`` with ``architecture`` (key →
+    mask) fixed, as a 0-d tensor on the trainer's device (call in eval mode, without
+    gradients)."""
     # Setting the decision cache without reset() is NNI's way to pin an architecture; the
     # mutator prepares each mask once, on its first forward.
     trainer.mutator._cache = architecture
@@ -57,5 +60,5 @@ def _mean_loss(trainer: OneShotTrainer, architecture: dict[str, Any]) -> torch.T
         total += trainer.loss(trainer.model(X), y).detach() * len(y)
         count += len(y)
     if count == 0:
-        raise ValueError("rank_architectures: trainer.valid_loader yielded no samples")
+        raise ValueError("validation_loss: trainer.valid_loader yielded no samples")
     return total / count

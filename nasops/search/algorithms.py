@@ -23,6 +23,13 @@ ARC_LR = 3.0e-3  # NNI's 3e-4 barely moves the logits in a search of a few epoch
 PDARTS_NUM_LAYERS = (0, 1, 2)  # cells added at each P-DARTS stage
 PDARTS_NUM_TO_DROP = (3, 2, 1)  # candidates dropped after each stage: 7 -> 4 -> 2 -> 1
 RANKED_CANDIDATES = 32  # architectures random and one-shot search score after training
+SPOS_EVOLUTION = {  # 3 rounds of 16 candidates: about 40 scored on the validation data
+    "max_epochs": 3,
+    "num_select": 4,
+    "num_population": 16,
+    "num_crossover": 6,
+    "num_mutation": 6,
+}
 ENAS_AGGREGATE = 5  # controller samples per controller step
 ENAS_CONTROLLER_SHARE = 10  # one controller step per this many weight steps
 
@@ -180,6 +187,17 @@ def _proxylessnas(module: ModuleType, setup: SearchSetup) -> Any:
     return _with_progress(trainer, setup)
 
 
+def _spos(module: ModuleType, setup: SearchSetup) -> Any:
+    _, arguments = _common(setup)
+    train = DataLoader(setup.train, batch_size=setup.batch_size, shuffle=True)
+    valid = DataLoader(setup.valid, batch_size=setup.batch_size)
+    for name in ("dataset_train", "dataset_valid", "batch_size"):
+        del arguments[name]
+    trainer = module.SPOSSupernetTrainer(**arguments, train_loader=train, valid_loader=valid)
+    evolution = module.SPOSEvolution(**SPOS_EVOLUTION, checkpoint_dir=None)
+    return _with_progress(module.SPOSSearch(trainer, evolution), setup)
+
+
 def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
     def create_stage(layers: int) -> tuple[nn.Module, Any, Any, Any]:
         model = setup.build_model(layers)
@@ -230,6 +248,15 @@ ALGORITHMS: dict[str, Algorithm] = {
             _random,
             False,
             "random sub-networks with shared weights, then the best of 32",
+        ),
+        Algorithm(
+            "spos",
+            "nasops.algorithms.spos",
+            _spos,
+            False,
+            "SPOS: single random paths train the supernet, then evolution picks the best "
+            "(cells keep every edge)",
+            space="darts-all-edges",
         ),
         Algorithm(
             "enas",

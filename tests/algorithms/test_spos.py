@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 import torch
 from sampling_spaces import BranchNet, CallCounter, accuracy, export_and_apply, images
+from sampling_spaces import candidates as sampling_candidates
 from torch import nn
 from torch.utils.data import DataLoader
 
 import nasops.algorithms.spos as spos
 from nasops.algorithms.random import RandomMutator
-from nasops.algorithms.spos import SPOSEvolution, SPOSSupernetTrainer, SPOSSupernetTrainingMutator
+from nasops.algorithms.ranking import validation_loss
+from nasops.algorithms.spos import (
+    SPOSEvolution,
+    SPOSSearch,
+    SPOSSupernetTrainer,
+    SPOSSupernetTrainingMutator,
+)
 from nasops.algorithms.spos.evolution import NoMoreTrialError
 from nasops.compat import nni as compat
 from nasops.fixed import apply_fixed_architecture
@@ -435,3 +442,84 @@ def test_spos_resolves_at_nni_v1_and_v2_paths() -> None:
         assert v1.SPOSEvolution is SPOSEvolution
     finally:
         compat.uninstall()
+
+
+# ----------------------------------------------------------------- SPOSSearch, in one process
+
+
+class TwoChoices(nn.Module):
+    """Two LayerChoices in a row (SPOS evolves layer choices only); 3 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.first = LayerChoice(sampling_candidates(), key="first")
+        self.second = LayerChoice(sampling_candidates(), key="second")
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.second(torch.relu(self.first(torch.relu(self.stem(x)))))
+        return self.fc(h.mean((2, 3)))
+
+
+class RecordingEvolution(SPOSEvolution):
+    """Keeps every reward it receives."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scored: list[tuple[dict, float]] = []
+
+    def receive_trial_result(self, parameter_id, parameters, value, **kwargs) -> None:
+        self.scored.append((parameters, value))
+        super().receive_trial_result(parameter_id, parameters, value, **kwargs)
+
+
+def _search(**evolution) -> SPOSSearch:
+    torch.manual_seed(0)
+    np.random.seed(0)
+    model = TwoChoices()
+    train = DataLoader(images(16), batch_size=4, shuffle=True)
+    valid = DataLoader(images(8, seed=1), batch_size=4)
+    settings = {"max_epochs": 2, "num_select": 2, "num_population": 4, "checkpoint_dir": None}
+    tuner = RecordingEvolution(**{**settings, "num_crossover": 1, "num_mutation": 1, **evolution})
+    return SPOSSearch(_spos_trainer(model, train, valid), tuner)
+
+
+def test_the_search_trains_then_scores_every_candidate_and_keeps_the_lowest_loss() -> None:
+    search = _search()
+    search.train()
+    scored = search.evolution.scored
+    assert len(search.trainer.history) == 1  # the supernet epoch came first
+    assert search.evaluated == len(scored) >= 6  # 4 random, then a second round
+    best, reward = search.best
+    assert reward == max(value for _, value in scored)
+    masks = {
+        key: torch.tensor([i == choice["_idx"] for i in range(3)]) for key, choice in best.items()
+    }
+    search.trainer.model.eval()
+    with torch.no_grad():
+        assert -validation_loss(search.trainer, masks).item() == pytest.approx(reward)
+
+
+def test_export_writes_the_best_as_one_hot_lists_that_apply_to_a_fresh_model(tmp_path) -> None:
+    search = _search()
+    with pytest.raises(RuntimeError, match="call train"):
+        search.export(tmp_path / "arch.json")
+    search.train()
+    search.export(tmp_path / "arch.json")
+    exported = json.loads((tmp_path / "arch.json").read_text())
+    best, _ = search.best
+    assert exported == {k: [i == c["_idx"] for i in range(3)] for k, c in best.items()}
+    apply_fixed_architecture(TwoChoices(), str(tmp_path / "arch.json"))
+
+
+def test_checkpoint_dir_places_the_selections_and_none_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _search().train()
+    assert not (tmp_path / "checkpoints").exists()
+    search = _search(checkpoint_dir=tmp_path / "picked")
+    search.train()
+    assert sorted(p.name for p in (tmp_path / "picked").iterdir())[:2] == [
+        "000_000.json",
+        "000_001.json",
+    ]

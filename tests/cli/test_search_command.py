@@ -184,7 +184,7 @@ def test_python_m_nasops_search_help_lists_the_algorithms_not_the_testing_option
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "{darts,pdarts,gdas,oneshot,random,enas,proxylessnas}" in completed.stdout
+    assert "{darts,pdarts,gdas,oneshot,random,spos,enas,proxylessnas}" in completed.stdout
     for option in ("--dataset", "--data-dir", "--epochs", "--seed", "--out", "--device"):
         assert option in completed.stdout
     for hidden in ("--limit", "--retrain-epochs", "--channels", "--batch-size"):

@@ -82,6 +82,8 @@ class SPOSEvolution(Tuner):
         m_prob: probability that a mutation redraws each choice.
         num_crossover: children made by crossover per round (at most).
         num_mutation: children made by mutation per round (at most).
+        checkpoint_dir: where the selections are written (a nasops addition; NNI always
+            writes ``checkpoints`` in the working directory); ``None``: nowhere.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class SPOSEvolution(Tuner):
         m_prob: float = 0.1,
         num_crossover: int = 25,
         num_mutation: int = 25,
+        checkpoint_dir: str | os.PathLike[str] | None = "checkpoints",
     ) -> None:
         if num_population < num_select:
             raise ValueError(
@@ -104,6 +107,7 @@ class SPOSEvolution(Tuner):
         self.m_prob = m_prob
         self.num_crossover = num_crossover
         self.num_mutation = num_mutation
+        self.checkpoint_dir = checkpoint_dir
         self.epoch = 0
         self.candidates: list[Candidate] = []
         self.random_state = np.random.RandomState(0)
@@ -314,15 +318,18 @@ class SPOSEvolution(Tuner):
     # ------------------------------------------------------------------------------ export
 
     def export_results(self, result: list[Candidate]) -> None:
-        """Write each architecture of ``result`` to ``checkpoints/{epoch:03d}_{i:03d}.json`` as
-        one-hot bool lists (key → ``[False, True, ...]``), in the working directory."""
-        os.makedirs("checkpoints", exist_ok=True)
+        """Write each architecture of ``result`` to ``{checkpoint_dir}/{epoch:03d}_{i:03d}.json``
+        as one-hot bool lists (key → ``[False, True, ...]``)."""
+        if self.checkpoint_dir is None:
+            return
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
         for i, candidate in enumerate(result):
             one_hot = {
                 key: [k == choice["_idx"] for k in range(len(self._search_space[key]["_value"]))]
                 for key, choice in candidate.items()
             }
-            with open(os.path.join("checkpoints", f"{self.epoch:03d}_{i:03d}.json"), "w") as f:
+            name = f"{self.epoch:03d}_{i:03d}.json"
+            with open(os.path.join(self.checkpoint_dir, name), "w") as f:
                 json.dump(one_hot, f)
 
     @staticmethod
