@@ -250,9 +250,18 @@ def _draw_cell(axis: Any, cell: Cell) -> None:
     n_nodes = len(cell.nodes)
     where = _positions(n_nodes)
     for node, edges in enumerate(cell.nodes):
+        # An ENAS node may apply two operations to one vertex: the second bows further out,
+        # and the same operation twice is one edge marked "x2".
+        drawn: dict[int, list[str]] = {}
         for edge in edges:
-            rad = _bend(edge.source, 2 + node)
-            _arrow(axis, where[edge.source], where[2 + node], rad, edge.op, _color(edge.op, 0))
+            ops = drawn.setdefault(edge.source, [])
+            if edge.op in ops:
+                continue
+            twice = sum(e.source == edge.source and e.op == edge.op for e in edges) > 1
+            rad = _bend(edge.source, 2 + node) + 0.35 * len(ops)
+            label = f"{edge.op} x2" if twice else edge.op
+            _arrow(axis, where[edge.source], where[2 + node], rad, label, _color(edge.op, 0))
+            ops.append(edge.op)
     for vertex in cell.outputs:
         rad = 0.0 if vertex == n_nodes + 1 else 0.3
         _arrow(axis, where[vertex], where[-1], rad, None, "silver")

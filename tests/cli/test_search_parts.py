@@ -202,3 +202,14 @@ def test_each_space_draws_its_exported_cells(tmp_path, space) -> None:
     assert [cell.kind for cell in cells] == ["normal", "reduce"]
     plots.write_arch_png(tmp_path / "arch.png", cells, "title", genotype.CAPTIONS[space])
     assert (tmp_path / "arch.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_arch_png_draws_two_operations_on_one_vertex(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from nasops.search import plots
+
+    twice = [genotype.Edge(1, "identity"), genotype.Edge(1, "identity")]
+    two = [genotype.Edge(2, "maxpool"), genotype.Edge(2, "avgpool")]
+    cells = [genotype.Cell("normal", [twice, two], [3])]
+    plots.write_arch_png(tmp_path / "arch.png", cells, "title", genotype.CAPTIONS["enas"])
+    assert (tmp_path / "arch.png").read_bytes()[:4] == b"\x89PNG"
