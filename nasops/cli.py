@@ -285,6 +285,57 @@ def _run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- ss-gen
+
+
+def _ss_gen_arguments(parser: argparse.ArgumentParser) -> None:
+    from nasops.ss_gen import DEFAULT_FILE
+
+    parser.add_argument(
+        "-t",
+        "--trial_command",
+        "--trial-command",
+        dest="trial_command",
+        required=True,
+        metavar="CMD",
+        help='the trial command, e.g. "python trial.py"; it must call '
+        "get_and_apply_next_architecture(model)",
+    )
+    parser.add_argument(
+        "-d",
+        "--trial_dir",
+        "--trial-dir",
+        dest="trial_dir",
+        default="./",
+        metavar="DIR",
+        help="the folder the command runs in (default: ./)",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        default=DEFAULT_FILE,
+        metavar="FILE",
+        help=f"the search-space file to write, relative to this folder (default: {DEFAULT_FILE})",
+    )
+
+
+def _run_ss_gen(args: argparse.Namespace) -> int:
+    from nasops.ss_gen import SearchSpaceGenError, generate_search_space
+
+    replaced = Path(args.file).expanduser().exists()
+    try:
+        space = generate_search_space(args.trial_command, args.trial_dir, args.file)
+    except SearchSpaceGenError as error:
+        print(f"nasops ss-gen: {error}", file=sys.stderr)
+        return 2
+    path = Path(args.file).expanduser().absolute()
+    print(
+        f"nasops ss-gen: wrote {len(space)} choice(s) to '{path}'"
+        + (" (replacing the previous file)" if replaced else "")
+    )
+    return 0
+
+
 # ------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Command] = [
@@ -300,6 +351,12 @@ COMMANDS: list[Command] = [
         "benchmark the fused ops against the peers' reductions",
         _bench_arguments,
         _run_bench,
+    ),
+    Command(
+        "ss-gen",
+        "write a classic-mode trial's search space (nnictl ss_gen)",
+        _ss_gen_arguments,
+        _run_ss_gen,
     ),
 ]
 
