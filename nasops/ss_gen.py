@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def generate_search_space(
     trial_dir: str | os.PathLike[str] = "./",
     file: str | os.PathLike[str] = DEFAULT_FILE,
     timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the trial ``command`` in ``trial_dir`` so that it writes its search space to ``file``.
 
@@ -39,6 +41,8 @@ def generate_search_space(
         file: where the search space goes; a relative path is relative to the current folder,
             not to ``trial_dir`` (as nnictl). An existing file is replaced.
         timeout: seconds to wait for the trial before stopping it (default: no limit).
+        env: the trial's environment (default: this process's); ``NNI_GEN_SEARCH_SPACE`` is
+            added to it.
 
     Returns:
         The search space, ``{key: {"_type": ..., "_value": ...}}``.
@@ -56,7 +60,8 @@ def generate_search_space(
     scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     scratch.unlink(missing_ok=True)
     try:
-        returncode, output = _run(command, folder, scratch, timeout)
+        trial_env = {**(os.environ if env is None else env), NNI_GEN_SEARCH_SPACE: str(scratch)}
+        returncode, output = _run(command, folder, trial_env, timeout)
         if returncode != 0:
             raise SearchSpaceGenError(
                 f"trial command {command!r} failed with exit code {returncode}: {_tail(output)}"
@@ -68,9 +73,8 @@ def generate_search_space(
     return search_space
 
 
-def _run(command: str, folder: Path, dump: Path, timeout: float | None) -> tuple[int, str]:
+def _run(command: str, folder: Path, env: dict[str, str], timeout: float | None) -> tuple[int, str]:
     """Run the trial to its end (its whole process group on timeout); exit code and stderr."""
-    env = {**os.environ, NNI_GEN_SEARCH_SPACE: str(dump)}
     process = subprocess.Popen(
         command,
         shell=True,

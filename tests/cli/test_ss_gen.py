@@ -90,6 +90,13 @@ def test_generate_search_space_returns_the_space(tmp_path) -> None:
     assert generate_search_space(command, tmp_path, tmp_path / "space.json") == SPACE
 
 
+def test_the_trial_gets_the_environment_given(tmp_path) -> None:
+    command = _fake_trial(tmp_path, "open(path, 'w').write(os.environ['SPACE_TEXT'])")
+    env = {**os.environ, "SPACE_TEXT": json.dumps(SPACE)}
+    assert generate_search_space(command, tmp_path, tmp_path / "s.json", env=env) == SPACE
+    assert "SPACE_TEXT" not in os.environ
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
