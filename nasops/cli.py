@@ -321,10 +321,13 @@ def _ss_gen_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_ss_gen(args: argparse.Namespace) -> int:
     from nasops.ss_gen import SearchSpaceGenError, generate_search_space
+    from nasops.tune.runner import trial_environment
 
     replaced = Path(args.file).expanduser().exists()
-    try:
-        space = generate_search_space(args.trial_command, args.trial_dir, args.file)
+    try:  # the trial's environment is nasops tune's: unmodified NNI trials find `nni`
+        space = generate_search_space(
+            args.trial_command, args.trial_dir, args.file, env=trial_environment()
+        )
     except SearchSpaceGenError as error:
         print(f"nasops ss-gen: {error}", file=sys.stderr)
         return 2

@@ -16,13 +16,14 @@ from nasops.ss_gen import DEFAULT_FILE, SearchSpaceGenError, generate_search_spa
 PYTHON = shlex.quote(sys.executable)
 SPACE = {"conv": {"_type": "layer_choice", "_value": ["a", "b"]}}
 
-# A classic-mode trial: the model's search space is written and the process exits before the
-# training code below the call runs.
+# An NNI classic-mode trial, unmodified (it imports nni, which ss-gen's environment provides):
+# the model's search space is written and the process exits before the code below the call.
 TRIAL = """
 from collections import OrderedDict
+import nni
 from torch import nn
-from nasops.algorithms.classic_nas import get_and_apply_next_architecture
-from nasops.mutables import InputChoice, LayerChoice
+from nni.algorithms.nas.pytorch.classic_nas import get_and_apply_next_architecture
+from nni.nas.pytorch.mutables import InputChoice, LayerChoice
 
 
 class Net(nn.Module):
@@ -37,6 +38,7 @@ class Net(nn.Module):
 
 
 get_and_apply_next_architecture(Net())
+nni.report_final_result(1.0)
 open("trained.txt", "w").write("the trial went on after the dump")
 """
 REFERENCE = {
