@@ -67,7 +67,12 @@ def generate_search_space(
                 f"trial command {command!r} failed with exit code {returncode}: {_tail(output)}"
             )
         search_space = _read(command, scratch, output)
-        os.replace(scratch, target)
+        try:
+            os.replace(scratch, target)
+        except OSError as error:
+            raise SearchSpaceGenError(
+                f"cannot write the search-space file '{target}': {error.strerror}"
+            ) from None
     finally:
         scratch.unlink(missing_ok=True)
     return search_space
@@ -75,7 +80,25 @@ def generate_search_space(
 
 def _run(command: str, folder: Path, env: dict[str, str], timeout: float | None) -> tuple[int, str]:
     """Run the trial to its end (its whole process group on timeout); exit code and stderr."""
-    process = subprocess.Popen(
+    try:
+        process = _start(command, folder, env)
+    except OSError as error:
+        raise SearchSpaceGenError(f"cannot run trial command {command!r}: {error}") from None
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise SearchSpaceGenError(
+            f"trial command {command!r} did not finish within {timeout:g} s"
+        ) from None
+    except BaseException:  # Ctrl-C: the trial runs in its own session, so stop it too
+        _stop(process)
+        raise
+    return process.returncode, stderr
+
+
+def _start(command: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         command,
         shell=True,
         cwd=folder,
@@ -85,17 +108,16 @@ def _run(command: str, folder: Path, env: dict[str, str], timeout: float | None)
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        start_new_session=True,
+        start_new_session=True,  # its own process group, stopped as a whole
     )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
     try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise SearchSpaceGenError(
-            f"trial command {command!r} did not finish within {timeout:g} s"
-        ) from None
-    return process.returncode, stderr
+    except ProcessLookupError:
+        pass  # already gone
+    process.communicate()
 
 
 def _read(command: str, dump: Path, output: str) -> dict[str, Any]:

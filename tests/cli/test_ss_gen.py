@@ -5,6 +5,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,35 @@ def test_missing_folders_are_named(tmp_path, capsys) -> None:
     assert "folder of the search-space file" in capsys.readouterr().err
 
 
-def test_a_hanging_trial_is_stopped(tmp_path) -> None:
-    command = _fake_trial(tmp_path, "import time; time.sleep(60)")
-    with pytest.raises(SearchSpaceGenError, match=re.escape("did not finish within 0.5 s")):
-        generate_search_space(command, tmp_path, tmp_path / "space.json", timeout=0.5)
+def test_a_hanging_trial_is_stopped_with_its_children(tmp_path) -> None:
+    pid_file = tmp_path / "pid"
+    body = f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); import time; time.sleep(60)"
+    command = _fake_trial(tmp_path, body)
+    with pytest.raises(SearchSpaceGenError, match=re.escape("did not finish within 1 s")):
+        generate_search_space(command, tmp_path, tmp_path / "space.json", timeout=1)
+    assert _ends(int(pid_file.read_text())), "the trial's python outlived the timeout"
+
+
+def _ends(pid: int, within: float = 5.0) -> bool:
+    """Whether process ``pid`` is gone (or a zombie) within ``within`` s (SIGKILL is async)."""
+    status = Path(f"/proc/{pid}/status")
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if "State:\tZ" in status.read_text():
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_target_that_cannot_be_written_is_named(tmp_path, capsys) -> None:
+    command = _fake_trial(tmp_path, _writes(json.dumps(SPACE)))
+    (tmp_path / "taken").mkdir()
+    assert main(["ss-gen", "-t", command, "-d", str(tmp_path), "-f", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"nasops ss-gen: cannot write the search-space file '{tmp_path / 'taken'}'"
+    )
+    assert err.count("\n") == 1
