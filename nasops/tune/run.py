@@ -1,7 +1,9 @@
 """The ``nasops tune`` loop: ss-gen the space, then ask Optuna, run the trial, tell, repeat."""
 
 import importlib.util
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from nasops.trial import EXPERIMENT_ID_ENV, SEQUENCE_ID_ENV, TRIAL_ID_ENV
 from nasops.tune import outputs
 from nasops.tune.errors import TuneInputError, missing_extra
 from nasops.tune.options import TuneOptions
-from nasops.tune.runner import TrialOutcome, run_trial
+from nasops.tune.runner import TrialOutcome, run_trial, trial_environment
 from nasops.tune.space import SearchSpace
 from nasops.tune.study import (
     claim_trial,
@@ -45,12 +47,31 @@ def check_extras() -> None:
 
 def generate_space(options: TuneOptions) -> dict[str, Any]:
     """The trial command's search space, from ``nasops ss-gen`` run in the current folder."""
-    from nasops.ss_gen import generate_search_space
+    from nasops.ss_gen import SearchSpaceGenError, generate_search_space
 
     try:
-        return generate_search_space(options.command, Path.cwd(), options.out / "search_space.json")
-    except (OSError, RuntimeError, ValueError) as error:
-        raise TuneInputError(f"ss-gen of --trial-command {options.command!r}: {error}") from None
+        with _trial_pythonpath():
+            return generate_search_space(
+                options.command, Path.cwd(), options.out / "search_space.json"
+            )
+    except SearchSpaceGenError as error:
+        raise TuneInputError(f"generating the search space: {error}") from None
+
+
+@contextmanager
+def _trial_pythonpath() -> Iterator[None]:
+    """Give ss-gen's dry run (which inherits our environment) the trials' PYTHONPATH."""
+    saved = os.environ.get("PYTHONPATH")
+    path = trial_environment().get("PYTHONPATH")
+    if path is not None:
+        os.environ["PYTHONPATH"] = path
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 def tune(options: TuneOptions) -> TuneResult:
@@ -60,14 +81,17 @@ def tune(options: TuneOptions) -> TuneResult:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the loop prints a line per trial
     options.out.mkdir(parents=True, exist_ok=True)  # ss-gen writes the space there
-    return run_study(options, generate_space(options))
+    storage = open_storage(options)  # a bad URL fails before the trial's dry run
+    return run_study(options, generate_space(options), storage)
 
 
-def run_study(options: TuneOptions, space_spec: dict[str, Any]) -> TuneResult:
+def run_study(
+    options: TuneOptions, space_spec: dict[str, Any], storage: Any | None = None
+) -> TuneResult:
     """The loop on a given search space (``nasops ss-gen``'s format), then the outputs."""
     space = SearchSpace.parse(space_spec)
     options.out.mkdir(parents=True, exist_ok=True)
-    storage = open_storage(options)
+    storage = open_storage(options) if storage is None else storage
     study = open_study(options, storage, space_spec)
     say, bar = _reporter(options, len(finished(study.get_trials(deepcopy=False))))
     ran, trial, interrupted = 0, None, False

@@ -14,7 +14,9 @@ storage run exactly that many, none twice, and a worker that dies loses no trial
 """
 
 import os
+import random
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +32,7 @@ STDERR_TAIL = "nasops_stderr_tail"
 WORKER = "nasops_worker"
 SPACE = "nasops_search_space"  # on the study: the space its trials were sampled from
 MAX_RETRIES = 2  # times a trial whose worker died is queued again
+CREATE_ATTEMPTS = 3
 
 
 def _optuna() -> Any:
@@ -61,22 +64,33 @@ def open_storage(options: TuneOptions) -> Any:
     if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3, not the extra's
         parsed = parsed.set(drivername="postgresql+psycopg2")
     url, shown = parsed.render_as_string(False), parsed.render_as_string(True)
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=options.heartbeat,
-                grace_period=4 * options.heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRIES
-                ),
-            )
-    except ImportError as error:  # Optuna re-raises the driver's ModuleNotFoundError
-        missing = getattr(error.__cause__, "name", None) or getattr(error, "name", None)
-        raise missing_extra(missing or "a database driver", f"--storage {shown}") from None
-    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
-        raise TuneInputError(f"--storage {shown}: {_first_line(error)}") from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return _rdb_storage(optuna, url, options.heartbeat)
+        except ImportError as error:  # Optuna re-raises the driver's ModuleNotFoundError
+            missing = getattr(error.__cause__, "name", None) or getattr(error, "name", None)
+            raise missing_extra(missing or "a database driver", f"--storage {shown}") from None
+        except sqlalchemy.exc.IntegrityError:
+            # Workers starting together on a fresh database race to create Optuna's tables.
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 + random.random())
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+            raise TuneInputError(f"--storage {shown}: {_first_line(error)}") from None
+    raise AssertionError("unreachable")
+
+
+def _rdb_storage(optuna: Any, url: str, heartbeat: int) -> Any:
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=heartbeat,
+            grace_period=4 * heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=MAX_RETRIES
+            ),
+        )
 
 
 def _sampler(options: TuneOptions) -> Any:
