@@ -5,13 +5,16 @@ import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy
-from optuna.trial import TrialState
 
+from nasops.tune import run
 from nasops.tune.errors import TuneInputError
 from nasops.tune.run import run_study
 from nasops.tune.space import SearchSpace
 from nasops.tune.study import NOT_RUN, claim_trial, counted, open_storage, open_study
+
+optuna = pytest.importorskip("optuna", reason="nasops tune needs the [tune] extra (optuna)")
+sqlalchemy = pytest.importorskip("sqlalchemy", reason="Optuna's RDB storage needs sqlalchemy")
+TrialState = optuna.trial.TrialState
 
 
 def _rows(out: Path) -> list[dict]:
@@ -47,10 +50,37 @@ def test_five_trials_with_a_crash_and_a_silent_one_then_a_resume(
     assert run_study(tune_options(trials=7), fake_space).ran == 0  # target met: outputs only
 
 
-def test_minimize_picks_the_lowest_metric(fake_space, tune_options):
-    result = run_study(tune_options(trials=4, direction="minimize", seed=1), fake_space)
+def test_minimize_picks_the_lowest_metric_with_a_progress_bar(fake_space, tune_options, capsys):
+    result = run_study(
+        tune_options(trials=4, direction="minimize", seed=1, progress=True), fake_space
+    )
+    assert "nasops tune: 100%" in capsys.readouterr().err
     values = [float(r["value"]) for r in _rows(result.out)]
     assert result.best_value == min(values)
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_a_rerun_replaces_the_stopped_one(
+    fake_space, tune_options, monkeypatch
+):
+    monkeypatch.setenv("FAKE_HANG", "1")
+
+    def interrupt(storage, trial):  # Ctrl-C while trial 1 hangs, at its first heartbeat
+        def beat():
+            raise KeyboardInterrupt
+
+        return beat
+
+    monkeypatch.setattr(run, "heartbeat", interrupt)
+    stopped = run_study(tune_options(trials=3, heartbeat=1), fake_space)
+    assert (stopped.interrupted, stopped.finished, stopped.ran) == (True, 1, 1)
+    rows = _rows(stopped.out)
+    assert [(r["state"], r["failure"]) for r in rows] == [
+        ("COMPLETE", ""),
+        ("FAIL", "interrupted (Ctrl-C) before it finished"),
+    ]
+    monkeypatch.undo()
+    resumed = run_study(tune_options(trials=3), fake_space)
+    assert (resumed.interrupted, resumed.finished, resumed.ran) == (False, 3, 2)
 
 
 def test_a_trial_asked_past_the_target_by_a_racing_worker_is_not_run(
