@@ -89,3 +89,11 @@ def test_missing_optuna_names_the_tune_extra(tmp_path: Path, capsys, monkeypatch
         capsys, "tune", "-t", FAKE_COMMAND, "--trials", "2", "--out", str(tmp_path)
     )
     assert "needs optuna" in err and "pip install 'nasops[tune]'" in err
+
+
+def test_a_study_where_no_trial_reports_a_metric_exits_1(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("FAKE_SILENT", "0,1")
+    argv = _tune(tmp_path / "out", "-t", FAKE_COMMAND, "--trials", "2")
+    assert main(argv) == 1
+    assert "2/2 trials finished, 0 completed, none reported a metric" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "best_arch.json").exists()
