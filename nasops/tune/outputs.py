@@ -52,6 +52,7 @@ def write_plot(path: Path, trials: list[Any], direction: str) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     done = sorted((t for t in counted(trials) if t.value is not None), key=lambda t: t.number)
     failed = [t.number for t in counted(trials) if t.state.name == "FAIL"]
@@ -68,6 +69,7 @@ def write_plot(path: Path, trials: list[Any], direction: str) -> None:
     if failed:
         axes.plot([], [], color="tab:red", alpha=0.3, label="failed")
     axes.set(xlabel="trial", ylabel="metric", title=f"nasops tune ({direction})")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(loc="best", fontsize="small")
     figure.savefig(path, dpi=120)
     plt.close(figure)
