@@ -285,6 +285,157 @@ def _run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- ss-gen
+
+
+def _ss_gen_arguments(parser: argparse.ArgumentParser) -> None:
+    from nasops.ss_gen import DEFAULT_FILE
+
+    parser.add_argument(
+        "-t",
+        "--trial_command",
+        "--trial-command",
+        dest="trial_command",
+        required=True,
+        metavar="CMD",
+        help='the trial command, e.g. "python trial.py"; it must call '
+        "get_and_apply_next_architecture(model)",
+    )
+    parser.add_argument(
+        "-d",
+        "--trial_dir",
+        "--trial-dir",
+        dest="trial_dir",
+        default="./",
+        metavar="DIR",
+        help="the folder the command runs in (default: ./)",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        default=DEFAULT_FILE,
+        metavar="FILE",
+        help=f"the search-space file to write, relative to this folder (default: {DEFAULT_FILE})",
+    )
+
+
+def _run_ss_gen(args: argparse.Namespace) -> int:
+    from nasops.ss_gen import SearchSpaceGenError, generate_search_space
+    from nasops.tune.runner import trial_environment
+
+    replaced = Path(args.file).expanduser().exists()
+    try:  # the trial's environment is nasops tune's: unmodified NNI trials find `nni`
+        space = generate_search_space(
+            args.trial_command, args.trial_dir, args.file, env=trial_environment()
+        )
+    except SearchSpaceGenError as error:
+        print(f"nasops ss-gen: {error}", file=sys.stderr)
+        return 2
+    path = Path(args.file).expanduser().absolute()
+    print(
+        f"nasops ss-gen: wrote {len(space)} choice(s) to '{path}'"
+        + (" (replacing the previous file)" if replaced else "")
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------- tune
+
+
+def _tune_arguments(parser: argparse.ArgumentParser) -> None:
+    from nasops.tune.options import DIRECTIONS, SAMPLERS
+
+    parser.add_argument(
+        "-t",
+        "--trial-command",
+        required=True,
+        metavar="CMD",
+        help='the command that runs one trial, e.g. "python trial.py" (run in this folder)',
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        required=True,
+        metavar="N",
+        help="the study's total: workers sharing it stop once it holds N finished trials",
+    )
+    # Checked by TuneOptions rather than argparse choices: a bad value is one line on stderr.
+    parser.add_argument(
+        "--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)} (default: tpe)"
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="Optuna RDB URL; postgresql://... lets workers on several machines share the "
+        "study (default: sqlite:///OUT/study.db)",
+    )
+    parser.add_argument("--study", default="nasops", metavar="NAME", help="default: nasops")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds one trial may run before it is killed and failed (default: no limit)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("tune-out"),
+        metavar="DIR",
+        help="folder for trials.csv, trials.png, best_arch.json and the trial logs "
+        "(default: tune-out)",
+    )
+    parser.add_argument(
+        "--direction",
+        default="maximize",
+        help=f"one of {', '.join(DIRECTIONS)} (default: maximize)",
+    )
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="seeds the sampler")
+    parser.add_argument("--no-progress", action="store_true", help="one line per trial, no bar")
+    # Testing override: seconds between heartbeats (a dead worker's trial is retried after 4x).
+    parser.add_argument("--heartbeat", type=int, default=30, help=argparse.SUPPRESS)
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    from nasops.tune.errors import TuneInputError
+    from nasops.tune.options import TuneOptions
+    from nasops.tune.run import tune
+
+    try:
+        options = TuneOptions(
+            command=args.trial_command,
+            trials=args.trials,
+            sampler=args.sampler,
+            storage=args.storage,
+            study=args.study,
+            timeout=args.timeout,
+            out=args.out,
+            direction=args.direction,
+            seed=args.seed,
+            progress=not args.no_progress,
+            heartbeat=args.heartbeat,
+        )
+        result = tune(options)
+    except TuneInputError as error:
+        print(f"nasops tune: {error}", file=sys.stderr)
+        return 2
+    study = f"{result.finished}/{options.trials} trials finished, {result.completed} completed"
+    if result.interrupted:
+        print(
+            f"nasops tune: interrupted; {study}; rerun the same command to resume", file=sys.stderr
+        )
+        return 130
+    if result.best_number is None:
+        print(f"nasops tune: {study}, none reported a metric; see {result.out / 'trials.csv'}")
+        return 1
+    print(
+        f"{study}; best: trial {result.best_number} ({result.best_value:.6g}); wrote "
+        f"{result.out / 'best_arch.json'}, trials.csv, trials.png"
+    )
+    return 0
+
+
 # ------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Command] = [
@@ -300,6 +451,18 @@ COMMANDS: list[Command] = [
         "benchmark the fused ops against the peers' reductions",
         _bench_arguments,
         _run_bench,
+    ),
+    Command(
+        "ss-gen",
+        "write a classic-mode trial's search space (nnictl ss_gen)",
+        _ss_gen_arguments,
+        _run_ss_gen,
+    ),
+    Command(
+        "tune",
+        "classic-mode NAS: run a trial script per architecture, sampled by Optuna",
+        _tune_arguments,
+        _run_tune,
     ),
 ]
 

@@ -80,7 +80,8 @@ def get_next_parameter() -> dict[str, Any] | None:
     """
     platform = current_platform()
     if platform == "nasops":
-        record = {"parameter_id": None, "parameters": _read_nasops_parameters()}
+        parameters = _read_nasops_parameters()
+        record = None if parameters is None else {"parameter_id": None, "parameters": parameters}
     elif platform == "local":
         record = _local_next_parameter()
     elif platform == "unittest":

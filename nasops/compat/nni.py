@@ -35,6 +35,8 @@ _SEARCH_SPACES = {
 }
 # Empty packages that only hold the aliases.
 _PACKAGES = ("nni", "nni.nas", "nni.algorithms", "nni.algorithms.nas", "nni.algorithms.nas.pytorch")
+# Retiarii's one-shot module NNI's v1 ENAS example checks against (see nni_retiarii_random).
+_RETIARII_RANDOM = "nni.retiarii.oneshot.pytorch.random"
 # What NNI 2.x's ``nni/nas/pytorch/__init__.py`` exports that nasops has.
 _TOP_LEVEL = (
     "BaseMutator",
@@ -89,6 +91,9 @@ def install() -> None:
     for name in _TRIAL_API:
         setattr(modules["nni"], name, getattr(trial, name))
     modules["nni.trial"] = trial
+    for package in ("nni.retiarii", "nni.retiarii.oneshot", "nni.retiarii.oneshot.pytorch"):
+        modules[package] = _package(package)
+    modules[_RETIARII_RANDOM] = importlib.import_module("nasops.compat.nni_retiarii_random")
     pytorch = modules["nni.nas.pytorch"] = _package("nni.nas.pytorch")
     for name in _TOP_LEVEL:
         setattr(pytorch, name, getattr(nasops, name))

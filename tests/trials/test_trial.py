@@ -104,6 +104,13 @@ def test_reports_survive_a_later_crash(tmp_path) -> None:
     assert values == [1.0, 2.0]
 
 
+def test_results_without_a_parameter_file_give_no_parameters(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(trial.RESULTS_ENV, str(tmp_path / "results.jsonl"))
+    assert trial.current_platform() == "nasops"
+    assert trial.get_next_parameter() is None
+    assert trial.get_current_parameter("conv") is None
+
+
 @pytest.mark.parametrize(
     ("content", "match"),
     [(None, "no such parameter file"), ("{oops", "is not JSON"), ("[1, 2]", "JSON object")],

@@ -1,8 +1,10 @@
 """Fixtures of the ``nasops tune`` tests: the fake trial's command, and tune options on it."""
 
+import os
 import shlex
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from nasops.tune.options import TuneOptions
 
 FAKE_TRIAL = Path(__file__).with_name("fake_trial.py")
 FAKE_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRIAL))}"
+POSTGRES_SCRIPT = Path(__file__).parents[2] / ".ci" / "postgres.sh"
 
 
 @pytest.fixture
@@ -37,3 +40,29 @@ def tune_options(tmp_path: Path) -> Callable[..., TuneOptions]:
         return TuneOptions(**{**settings, **overrides})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server's URL: ``NASOPS_TEST_POSTGRES_URL`` (``.ci/run`` starts one), else a
+    throwaway server started here from an installed PostgreSQL; skips, saying why, without."""
+    pytest.importorskip("psycopg2", reason="PostgreSQL storage needs the [tune] extra (psycopg2)")
+    url = os.environ.get("NASOPS_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    started = subprocess.run(
+        ["bash", str(POSTGRES_SCRIPT), "start"],
+        env={**os.environ, "NASOPS_PG_NO_INSTALL": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if started.returncode != 0:
+        pytest.skip(
+            f"no PostgreSQL server could be started ({started.stderr.strip()}); .ci/run installs "
+            "one with apt-get, or set NASOPS_TEST_POSTGRES_URL"
+        )
+    url, data_dir = started.stdout.split()
+    yield url
+    subprocess.run(["bash", str(POSTGRES_SCRIPT), "stop", data_dir], timeout=60)

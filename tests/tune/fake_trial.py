@@ -5,7 +5,9 @@ writes SPACE there, as ss-gen expects, and exits. Otherwise its metric follows f
 choices, so the best architecture is known: ``conv3x3`` beats ``conv5x5``, and using the skip
 input adds 0.5. Env knobs, each a comma list of trial numbers (``NASOPS_TRIAL_SEQUENCE``):
 ``FAKE_CRASH`` exits 3 after a line on stderr, ``FAKE_SILENT`` exits 0 reporting nothing,
-``FAKE_HANG`` sleeps a minute. ``FAKE_LOG`` names a file each run appends its number to.
+``FAKE_HANG`` sleeps a minute. ``FAKE_LOG`` names a file each run appends its number to;
+with ``FAKE_BARRIER=k`` the trials numbered below k wait (up to a minute) until k runs have
+logged, so they must run at the same time, in different workers.
 """
 
 import json
@@ -24,6 +26,15 @@ def _listed(name: str, number: str) -> bool:
     return number in os.environ.get(name, "").split(",")
 
 
+def _barrier(log: str, runs: int, number: int) -> None:
+    deadline = time.monotonic() + 60
+    while number < runs and time.monotonic() < deadline:
+        with open(log) as file:
+            if len(file.read().split()) >= runs:
+                return
+        time.sleep(0.05)
+
+
 def main() -> int:
     if os.environ.get("NNI_GEN_SEARCH_SPACE"):
         with open(os.environ["NNI_GEN_SEARCH_SPACE"], "w") as file:
@@ -33,6 +44,7 @@ def main() -> int:
     if os.environ.get("FAKE_LOG"):
         with open(os.environ["FAKE_LOG"], "a") as file:
             file.write(number + "\n")
+        _barrier(os.environ["FAKE_LOG"], int(os.environ.get("FAKE_BARRIER", 0)), int(number))
     with open(os.environ["NASOPS_TRIAL_PARAMETERS"]) as file:
         parameters = json.load(file)
     print(f"trial {number} got {parameters}", file=sys.stderr)
