@@ -86,7 +86,7 @@ def run_study(
     except KeyboardInterrupt:
         interrupted = True
         if trial is not None:
-            record_interrupted(study, trial)
+            record_interrupted(study, storage, trial)
     finally:
         bar(None)
     return _finish(options, space, study, ran, interrupted)
