@@ -1,9 +1,7 @@
 """The ``nasops tune`` loop: ss-gen the space, then ask Optuna, run the trial, tell, repeat."""
 
 import importlib.util
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,32 +44,15 @@ def check_extras() -> None:
 
 
 def generate_space(options: TuneOptions) -> dict[str, Any]:
-    """The trial command's search space, from ``nasops ss-gen`` run in the current folder."""
+    """The trial command's search space: ``nasops ss-gen`` in this folder, in the trials' env."""
     from nasops.ss_gen import SearchSpaceGenError, generate_search_space
 
     try:
-        with _trial_pythonpath():
-            return generate_search_space(
-                options.command, Path.cwd(), options.out / "search_space.json"
-            )
+        return generate_search_space(
+            options.command, Path.cwd(), options.out / "search_space.json", env=trial_environment()
+        )
     except SearchSpaceGenError as error:
         raise TuneInputError(f"generating the search space: {error}") from None
-
-
-@contextmanager
-def _trial_pythonpath() -> Iterator[None]:
-    """Give ss-gen's dry run (which inherits our environment) the trials' PYTHONPATH."""
-    saved = os.environ.get("PYTHONPATH")
-    path = trial_environment().get("PYTHONPATH")
-    if path is not None:
-        os.environ["PYTHONPATH"] = path
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
 
 
 def tune(options: TuneOptions) -> TuneResult:
@@ -105,7 +86,7 @@ def run_study(
     except KeyboardInterrupt:
         interrupted = True
         if trial is not None:
-            record_interrupted(study, trial)
+            record_interrupted(study, storage, trial)
     finally:
         bar(None)
     return _finish(options, space, study, ran, interrupted)

@@ -197,7 +197,12 @@ def record_outcome(study: Any, trial: Any, outcome: TrialOutcome) -> Any:
     return study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def record_interrupted(study: Any, trial: Any) -> None:
-    """Fail a trial stopped by Ctrl-C; it does not count, so a rerun runs another."""
+def record_interrupted(study: Any, storage: Any, trial: Any) -> None:
+    """Fail a trial stopped by Ctrl-C; it does not count, so a rerun runs another.
+
+    A trial told just before the interrupt keeps its verdict.
+    """
+    if storage.get_trial(trial._trial_id).state.is_finished():
+        return
     trial.set_user_attr(NOT_RUN, "interrupted (Ctrl-C) before it finished")
     study.tell(trial, state=_optuna().trial.TrialState.FAIL)
