@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nasops._input_error import InputError
+
 
 @dataclass(frozen=True)
 class Command:
@@ -260,7 +262,6 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    from nasops.search.errors import SearchInputError
     from nasops.search.options import SearchOptions
     from nasops.search.run import search
 
@@ -277,11 +278,7 @@ def _run_search(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.no_progress,
     )
-    try:
-        search(options)
-    except SearchInputError as error:
-        print(f"nasops search: {error}", file=sys.stderr)
-        return 2
+    search(options)
     return 0
 
 
@@ -320,17 +317,14 @@ def _ss_gen_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_ss_gen(args: argparse.Namespace) -> int:
-    from nasops.ss_gen import SearchSpaceGenError, generate_search_space
+    from nasops.ss_gen import generate_search_space
     from nasops.tune.runner import trial_environment
 
     replaced = Path(args.file).expanduser().exists()
-    try:  # the trial's environment is nasops tune's: unmodified NNI trials find `nni`
-        space = generate_search_space(
-            args.trial_command, args.trial_dir, args.file, env=trial_environment()
-        )
-    except SearchSpaceGenError as error:
-        print(f"nasops ss-gen: {error}", file=sys.stderr)
-        return 2
+    # The trial's environment is nasops tune's: unmodified NNI trials find `nni`.
+    space = generate_search_space(
+        args.trial_command, args.trial_dir, args.file, env=trial_environment()
+    )
     path = Path(args.file).expanduser().absolute()
     print(
         f"nasops ss-gen: wrote {len(space)} choice(s) to '{path}'"
@@ -398,28 +392,23 @@ def _tune_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_tune(args: argparse.Namespace) -> int:
-    from nasops.tune.errors import TuneInputError
     from nasops.tune.options import TuneOptions
     from nasops.tune.run import tune
 
-    try:
-        options = TuneOptions(
-            command=args.trial_command,
-            trials=args.trials,
-            sampler=args.sampler,
-            storage=args.storage,
-            study=args.study,
-            timeout=args.timeout,
-            out=args.out,
-            direction=args.direction,
-            seed=args.seed,
-            progress=not args.no_progress,
-            heartbeat=args.heartbeat,
-        )
-        result = tune(options)
-    except TuneInputError as error:
-        print(f"nasops tune: {error}", file=sys.stderr)
-        return 2
+    options = TuneOptions(
+        command=args.trial_command,
+        trials=args.trials,
+        sampler=args.sampler,
+        storage=args.storage,
+        study=args.study,
+        timeout=args.timeout,
+        out=args.out,
+        direction=args.direction,
+        seed=args.seed,
+        progress=not args.no_progress,
+        heartbeat=args.heartbeat,
+    )
+    result = tune(options)
     study = f"{result.finished}/{options.trials} trials finished, {result.completed} completed"
     if result.interrupted:
         print(
@@ -483,7 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.command_line = " ".join(["nasops", *argv])
-    return args.run(args)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"nasops {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

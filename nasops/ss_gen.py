@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nasops._input_error import InputError
 from nasops.algorithms.classic_nas.mutator import NNI_GEN_SEARCH_SPACE
 
 DEFAULT_FILE = "nni_auto_gen_search_space.json"
@@ -22,7 +23,7 @@ _TAIL_LINES = 5
 _TAIL_CHARS = 400
 
 
-class SearchSpaceGenError(Exception):
+class SearchSpaceGenError(InputError):
     """The trial did not produce a search space; the message is one line naming the command."""
 
 

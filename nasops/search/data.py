@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from nasops.search.errors import SearchInputError, missing_extra
+from nasops.search.errors import SearchInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -56,7 +56,9 @@ def load_digits() -> ImageData:
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
-        raise missing_extra("scikit-learn", "the digits dataset") from None
+        raise SearchInputError.missing_extra(
+            "scikit-learn", "the digits dataset", "search"
+        ) from None
     digits = sklearn_digits()
     images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.tensor(digits.target, dtype=torch.int64)
@@ -73,7 +75,7 @@ def load_image_folder(root: Path) -> ImageData:
     try:
         from PIL import Image
     except ImportError:
-        raise missing_extra("pillow", "--data-dir") from None
+        raise SearchInputError.missing_extra("pillow", "--data-dir", "search") from None
     arrays, labels, first = [], [], None
     for label, files in enumerate(files_by_class.values()):
         for path in files:

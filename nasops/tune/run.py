@@ -8,7 +8,7 @@ from typing import Any
 
 from nasops.trial import EXPERIMENT_ID_ENV, SEQUENCE_ID_ENV, TRIAL_ID_ENV
 from nasops.tune import outputs
-from nasops.tune.errors import TuneInputError, missing_extra
+from nasops.tune.errors import TuneInputError
 from nasops.tune.options import TuneOptions
 from nasops.tune.runner import TrialOutcome, run_trial, trial_environment
 from nasops.tune.space import SearchSpace
@@ -40,7 +40,7 @@ def check_extras() -> None:
     """Fail early, naming the ``tune`` extra, when optuna or matplotlib is missing."""
     for package in ("optuna", "matplotlib"):
         if importlib.util.find_spec(package) is None:
-            raise missing_extra(package, "nasops tune")
+            raise TuneInputError.missing_extra(package, "nasops tune", "tune")
 
 
 def generate_space(options: TuneOptions) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from nasops.tune.errors import TuneInputError, missing_extra
+from nasops.tune.errors import TuneInputError
 from nasops.tune.options import TuneOptions
 from nasops.tune.runner import TrialOutcome
 
@@ -39,7 +39,7 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        raise missing_extra("optuna", "nasops tune") from None
+        raise TuneInputError.missing_extra("optuna", "nasops tune", "tune") from None
     return optuna
 
 
@@ -69,7 +69,9 @@ def open_storage(options: TuneOptions) -> Any:
             return _rdb_storage(optuna, url, options.heartbeat)
         except ImportError as error:  # Optuna re-raises the driver's ModuleNotFoundError
             missing = getattr(error.__cause__, "name", None) or getattr(error, "name", None)
-            raise missing_extra(missing or "a database driver", f"--storage {shown}") from None
+            raise TuneInputError.missing_extra(
+                missing or "a database driver", f"--storage {shown}", "tune"
+            ) from None
         except sqlalchemy.exc.IntegrityError:
             # Workers starting together on a fresh database race to create Optuna's tables.
             if attempt == CREATE_ATTEMPTS - 1:
