@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, SubsetRandomSampler
+from torch.utils.data import DataLoader, Sampler, SubsetRandomSampler
 
+from nasops import distributed
 from nasops.trainer import Trainer
 from nasops.utils import AverageMeterGroup, to_device
 
@@ -34,6 +35,11 @@ class OneShotTrainer(Trainer):
     The other arguments are :class:`nasops.trainer.Trainer`'s. After each validation the
     epoch's averages are appended to ``history``: ``{"epoch", "train": {...}, "valid": {...}}``.
     Set ``progress = False`` to hide the progress bars.
+
+    Under ``torch.distributed`` (see :mod:`nasops.distributed` and docs/distributed.md) each rank
+    trains on its shard of the training data, the first epoch starts from rank 0's weights and
+    architecture parameters, gradients are averaged before every optimizer step, validation
+    runs on rank 0's BatchNorm statistics, and only rank 0 shows progress.
     """
 
     def __init__(
@@ -77,8 +83,12 @@ class OneShotTrainer(Trainer):
             n_train = len(dataset_train)
             split = n_train // 2
             indices = list(range(n_train))
-            self.train_loader = self._loader(dataset_train, SubsetRandomSampler(indices[:split]))
-            self.valid_loader = self._loader(dataset_train, SubsetRandomSampler(indices[split:]))
+            self.train_loader = self._loader(dataset_train, self._subset_sampler(indices[:split]))
+            self.valid_loader = self._loader(dataset_train, self._subset_sampler(indices[split:]))
+        elif distributed.is_distributed():
+            shard = distributed.ShardSampler(range(len(dataset_train)))
+            self.train_loader = self._loader(dataset_train, shard)
+            self.valid_loader = self._loader(dataset_valid)
         else:
             self.train_loader = self._loader(dataset_train, shuffle=True)
             self.valid_loader = self._loader(dataset_valid)
@@ -92,6 +102,13 @@ class OneShotTrainer(Trainer):
             shuffle=shuffle,
             num_workers=self.workers,
         )
+
+    @staticmethod
+    def _subset_sampler(indices: list[int]) -> Sampler[int]:
+        """Shuffled ``indices`` each pass; under ``torch.distributed``, this rank's shard."""
+        if distributed.is_distributed():
+            return distributed.ShardSampler(indices)
+        return SubsetRandomSampler(indices)
 
     # ---------------------------------------------------------------- what algorithms override
 
@@ -123,6 +140,7 @@ class OneShotTrainer(Trainer):
         self.optimizer.zero_grad()
         logits, loss = self.logits_and_loss(X, y)
         loss.backward()
+        distributed.average_before_step(self.optimizer)  # before clipping, as DDP averages
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
@@ -134,6 +152,7 @@ class OneShotTrainer(Trainer):
 
     def train_one_epoch(self, epoch: int) -> AverageMeterGroup:
         """Run :meth:`train_step` over :meth:`train_batches`, with a progress bar and logs."""
+        distributed.prepare_trainer(self)  # the first time, under torch.distributed
         self.model.train()
         self.mutator.train()
         meters = AverageMeterGroup()
@@ -152,6 +171,7 @@ class OneShotTrainer(Trainer):
         self.mutator.eval()
         meters = AverageMeterGroup()
         total = len(self.test_loader)
+        distributed.broadcast_buffers(self.model)
         with torch.no_grad():
             self.prepare_validation()
             for step, (X, y) in enumerate(self.test_loader):
@@ -164,7 +184,7 @@ class OneShotTrainer(Trainer):
         return meters
 
     def _bar(self, batches: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-        if not self.progress:
+        if not self.progress or not distributed.is_main_process():
             return batches
         from tqdm.auto import tqdm
 
