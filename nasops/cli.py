@@ -251,6 +251,14 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         help="cpu, cuda or cuda:N (default: cuda when available, else cpu)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="under torchrun: seconds a rank waits for the others before the run fails "
+        "(default: 300)",
+    )
     # Testing and tuning overrides: how long the retrain runs, a subset of the images, the
     # supernet's width and the batch size.
     parser.add_argument("--retrain-epochs", type=int, default=8, help=argparse.SUPPRESS)
@@ -260,6 +268,7 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    from nasops.distributed import RankFailure
     from nasops.search.errors import SearchInputError
     from nasops.search.options import SearchOptions
     from nasops.search.run import search
@@ -276,12 +285,16 @@ def _run_search(args: argparse.Namespace) -> int:
         channels=args.channels,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        dist_timeout=args.dist_timeout,
     )
     try:
         search(options)
     except SearchInputError as error:
         print(f"nasops search: {error}", file=sys.stderr)
         return 2
+    except RankFailure as error:  # under torchrun: another rank died, raised or hung
+        print(f"nasops search: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,8 +9,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from nasops.distributed.failure import collective
+
 DEFAULT_TIMEOUT_SECONDS = 300.0
 LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+_joined = False
 
 
 def launched_distributed() -> bool:
@@ -30,11 +33,26 @@ def init_from_env(
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
+        global _joined
         dist.init_process_group(
             "nccl" if device.type == "cuda" else "gloo",
             timeout=datetime.timedelta(seconds=timeout_seconds),
         )
+        _joined = True
     return device
+
+
+def leave(wait: bool = True) -> None:
+    """Leave the process group :func:`init_from_env` joined, once every rank got here
+    (``wait``), or at once; a group the caller made is left alone. Afterwards each process
+    works on its own."""
+    global _joined
+    if _joined and dist.is_initialized():
+        if wait:
+            with collective("waiting for every rank to finish the search"):
+                dist.barrier()
+        dist.destroy_process_group()
+    _joined = False
 
 
 def wrap_ddp(model: nn.Module, **ddp_options: Any) -> nn.Module:

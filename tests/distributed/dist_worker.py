@@ -218,6 +218,22 @@ def _failing_loop(rank: int, fail: Callable[[], None]) -> dict[str, Any]:
     return {"error": None}
 
 
+def search_command(rank: int, world: int, port: int, timeout: str) -> dict[str, Any]:
+    """``nasops search`` as torchrun starts it: the process group described in the environment,
+    each rank with its own --out folder (rank 0 alone may create its own)."""
+    from nasops.cli import main as cli_main
+
+    env = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": world, "MASTER_PORT": port}
+    os.environ.update({k: str(v) for k, v in env.items()}, MASTER_ADDR="127.0.0.1")
+    out = Path(os.environ["DIST_TEST_DIR"]) / f"out{rank}"
+    argv = ["search", "--algo", "random", "--epochs", "1", "--retrain-epochs", "1"]
+    argv += ["--limit", "60", "--no-progress", "--out", str(out), "--dist-timeout", timeout]
+    code = cli_main(argv)
+    result = json.loads((out / "result.json").read_text()) if out.exists() else None
+    arch = json.loads((out / "arch.json").read_text()) if out.exists() else None
+    return {"code": code, "result": result, "arch": arch, "joined": dist.is_initialized()}
+
+
 def _raise_and_report() -> None:
     distributed.report_failure("ValueError: bad batch")
     sys.exit(1)
@@ -235,6 +251,9 @@ def main(argv: list[str]) -> None:
     scenario, rank, world, port, timeout, out = argv
     rank, world = int(rank), int(world)
     torch.set_num_threads(1)
+    if scenario == "search":  # joins the process group itself
+        torch.save(search_command(rank, world, int(port), timeout), out)
+        return
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
