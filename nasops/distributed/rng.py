@@ -58,10 +58,10 @@ class RngStates:
 def architecture_rng(owner: object) -> Iterator[None]:
     """Sample inside this block to draw the same architecture on every rank.
 
-    ``owner`` (the mutator) keeps the shared stream. On first use, a module ``owner`` also takes
-    rank 0's parameters and buffers (its architecture parameters), so that sampling reads the
-    same values everywhere. Without a process group of two or more ranks this does nothing.
-    Nested blocks for one owner share the outer block's stream.
+    ``owner`` (the mutator) keeps the shared stream. On first use, the mutator (and an NNI
+    mutator's model) also take rank 0's parameters and buffers, as DDP's wrapper does, so that
+    sampling reads the same architecture parameters everywhere. Without a process group of two
+    or more ranks this does nothing. Nested blocks for one owner share the outer one's stream.
     """
     if not is_distributed() or owner.__dict__.get(_ACTIVE):
         yield
@@ -69,8 +69,8 @@ def architecture_rng(owner: object) -> Iterator[None]:
     own = RngStates.capture()
     shared: RngStates | None = owner.__dict__.get(_STREAM)
     if shared is None or (shared.cuda is None) != (own.cuda is None):
-        if shared is None and isinstance(owner, nn.Module):
-            broadcast_module(owner)  # the architecture parameters sampling reads
+        if shared is None:
+            _share_architecture_parameters(owner)
         shared = _from_rank0(own)
     shared.restore()
     owner.__dict__[_ACTIVE] = True
@@ -80,6 +80,15 @@ def architecture_rng(owner: object) -> Iterator[None]:
         owner.__dict__[_ACTIVE] = False
         owner.__dict__[_STREAM] = RngStates.capture()
         own.restore()
+
+
+def _share_architecture_parameters(owner: object) -> None:
+    """Rank 0's values of what sampling reads: the mutator's parameters and buffers and, for an
+    NNI mutator, its model's (ProxylessNAS keeps its logits there)."""
+    model = owner.__dict__.get("model")
+    for module in (owner, model):
+        if isinstance(module, nn.Module):
+            broadcast_module(module)
 
 
 def _from_rank0(own: RngStates) -> RngStates:

@@ -31,6 +31,22 @@ class BranchNet(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(joined, 1).flatten(1))
 
 
+class ChainNet(nn.Module):
+    """Two LayerChoices in a row ("first", "second"): the LayerChoice-only space ProxylessNAS
+    supports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.first = LayerChoice(_candidates(), key="first")
+        self.second = LayerChoice(_candidates(), key="second")
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.second(self.first(torch.relu(self.stem(x))))
+        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
 class Cell(MutableScope):
     def __init__(self, key: str, prev: list[str]) -> None:
         super().__init__(key)

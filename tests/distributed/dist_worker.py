@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from dist_spaces import BranchNet, EnasNet, RazorNet, accuracy, images
+from dist_spaces import BranchNet, ChainNet, EnasNet, RazorNet, accuracy, images
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -28,6 +28,7 @@ from nasops.algorithms.darts import DartsMutator, DartsTrainer
 from nasops.algorithms.enas import EnasMutator, EnasTrainer
 from nasops.algorithms.gdas import GdasMutator, GdasTrainer
 from nasops.algorithms.oneshot import OneshotMutator
+from nasops.algorithms.proxylessnas import ProxylessNasMutator
 from nasops.algorithms.random import RandomMutator, RandomTrainer
 from nasops.algorithms.spos import SPOSSupernetTrainer, SPOSSupernetTrainingMutator
 from nasops.razor import NasMutator
@@ -103,6 +104,21 @@ def decisions(rank: int) -> dict[str, Any]:
             "later_collectives": counter.calls - calls,
             "export": mutator.export(),
         }
+    _reset_global_mutable_counting()
+    proxyless = ProxylessNasMutator(ChainNet())
+    for mutable in proxyless.mutable_list:  # logits as the trainer draws them: per rank
+        mutable.registered_module.ap_path_alpha.data.normal_(0, 1.0)
+    steps = []
+    for step in range(STEPS):
+        if step == 1:
+            calls = counter.calls
+        proxyless.reset_binary_gates()
+        steps.append([m.registered_module.active_index for m in proxyless.mutable_list])
+    result["proxylessnas"] = {
+        "steps": steps,
+        "later_collectives": counter.calls - calls,
+        "export": {k: v.tolist() for k, v in proxyless.sample_final().items()},
+    }
     supernet = RazorNet()
     mutator = NasMutator()
     mutator.prepare_from_supernet(supernet)
