@@ -131,6 +131,9 @@ def decisions(rank: int) -> dict[str, Any]:
         mutator.set_choices(choices)
         steps.append(choices)
     result["own_draw"] = torch.rand(4).tolist()  # the rank's own stream, untouched
+    _, unsynced = _nni_mutators()["random"]()
+    # sample_search() called directly, outside reset(): what NNI's mutators do on every rank
+    result["unsynced"] = [_mask_lists(unsynced.sample_search()) for _ in range(STEPS)]
     result["razor"] = {
         "steps": steps,
         "later_collectives": counter.calls - calls,
@@ -245,9 +248,34 @@ def search_command(rank: int, world: int, port: int, timeout: str) -> dict[str, 
     argv = ["search", "--algo", "random", "--epochs", "1", "--retrain-epochs", "1"]
     argv += ["--limit", "60", "--no-progress", "--out", str(out), "--dist-timeout", timeout]
     code = cli_main(argv)
-    result = json.loads((out / "result.json").read_text()) if out.exists() else None
-    arch = json.loads((out / "arch.json").read_text()) if out.exists() else None
+    result, arch = (
+        json.loads((out / name).read_text()) if (out / name).exists() else None
+        for name in ("result.json", "arch.json")
+    )
     return {"code": code, "result": result, "arch": arch, "joined": dist.is_initialized()}
+
+
+def search_killed(rank: int, world: int, port: int, timeout: str) -> dict[str, Any]:
+    """``nasops search`` whose rank 1 is killed at its first training step (of one: the shard
+    is smaller than a batch); rank 0's exit status and what it printed to stderr."""
+    import contextlib
+    import io
+
+    from nasops.algorithms.random import RandomTrainer
+
+    original = RandomTrainer.train_step
+
+    def dying_step(self: Any, batch: Any) -> dict[str, float]:
+        if rank == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, batch)
+
+    RandomTrainer.train_step = dying_step
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        started = time.monotonic()
+        result = search_command(rank, world, port, timeout)
+    return {**result, "stderr": stderr.getvalue(), "seconds": time.monotonic() - started}
 
 
 def _raise_and_report() -> None:
@@ -267,8 +295,9 @@ def main(argv: list[str]) -> None:
     scenario, rank, world, port, timeout, out = argv
     rank, world = int(rank), int(world)
     torch.set_num_threads(1)
-    if scenario == "search":  # joins the process group itself
-        torch.save(search_command(rank, world, int(port), timeout), out)
+    if scenario in ("search", "search-killed"):  # joins the process group itself
+        run = search_command if scenario == "search" else search_killed
+        torch.save(run(rank, world, int(port), timeout), out)
         return
     dist.init_process_group(
         "gloo",

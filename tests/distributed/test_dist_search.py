@@ -18,6 +18,22 @@ def test_every_rank_succeeds_and_leaves_the_group(ranks: list) -> None:
     assert not any(r["joined"] for r in ranks)
 
 
+@pytest.fixture(scope="module")
+def survivor(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("search-killed")
+    return RankGroup("search-killed", folder, pg_timeout=3, wait_for=(0,)).finish()[0]
+
+
+def test_a_killed_rank_ends_the_command_in_one_line(survivor: dict) -> None:
+    assert survivor["code"] == 1
+    lines = survivor["stderr"].strip().splitlines()
+    assert len(lines) == 1, survivor["stderr"]
+    assert lines[0].startswith("nasops search: nasops.distributed: ")
+    assert "rank 1 died or hung" in lines[0]
+    assert survivor["result"] is None  # nothing written after the failure
+    assert survivor["seconds"] < 60
+
+
 def test_rank_0_alone_writes(ranks: list) -> None:
     first, second = ranks
     assert first["result"]["ranks"] == 2

@@ -23,6 +23,12 @@ def test_ranks_are_seeded_differently(ranks: list) -> None:
     assert first != second  # sampling outside a mutator keeps each rank's own stream
 
 
+def test_sampling_outside_reset_differs_across_ranks(ranks: list) -> None:
+    """The control: NNI's way (each rank samples from its own generator) disagrees."""
+    first, second = (r["decisions"]["unsynced"] for r in ranks)
+    assert sum(a == b for a, b in zip(first, second, strict=True)) < len(first) // 2
+
+
 @pytest.mark.parametrize("name", MUTATORS)
 def test_every_reset_decides_alike(ranks: list, name: str) -> None:
     first, second = (r["decisions"][name] for r in ranks)
