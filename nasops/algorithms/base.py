@@ -39,7 +39,7 @@ class OneShotTrainer(Trainer):
     Under ``torch.distributed`` (see :mod:`nasops.distributed` and docs/distributed.md) each rank
     trains on its shard of the training data, the first epoch starts from rank 0's weights and
     architecture parameters, gradients are averaged before every optimizer step, validation
-    runs on rank 0's BatchNorm statistics, and only rank 0 shows progress.
+    runs on rank 0's BatchNorm statistics, and only rank 0 shows progress and logs.
     """
 
     def __init__(
@@ -178,7 +178,8 @@ class OneShotTrainer(Trainer):
                 X, y = X.to(self.device), y.to(self.device)
                 meters.update(self.metrics(self.model(X), y))
                 self._log(epoch, step, total, meters, None)
-        _logger.info("Epoch %d validation: %s", epoch + 1, meters.summary())
+        if distributed.is_main_process():
+            _logger.info("Epoch %d validation: %s", epoch + 1, meters.summary())
         record = {"epoch": epoch, "train": self._train_meters, "valid": _averages(meters)}
         self.history.append(record)
         return meters
@@ -193,7 +194,11 @@ class OneShotTrainer(Trainer):
     def _log(self, epoch: int, step: int, total: int, meters: AverageMeterGroup, bar: Any) -> None:
         if hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(meters.summary(), refresh=False)
-        if self.log_frequency is not None and step % self.log_frequency == 0:
+        if (
+            self.log_frequency is not None
+            and step % self.log_frequency == 0
+            and distributed.is_main_process()
+        ):
             _logger.info(
                 "Epoch [%s/%s] Step [%s/%s]  %s",
                 epoch + 1,
