@@ -8,13 +8,7 @@ and only rank 0 writes files and shows progress. A collective that fails because
 raises :class:`RankFailure` naming that rank. Without a process group nothing changes.
 """
 
-from nasops.distributed._state import (
-    get_rank,
-    get_world_size,
-    is_distributed,
-    is_main_process,
-    local_only,
-)
+from nasops.distributed._state import get_rank, get_world_size, is_distributed, is_main_process
 from nasops.distributed.failure import RankFailure, report_failure
 from nasops.distributed.launch import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -50,7 +44,6 @@ __all__ = [
     "is_main_process",
     "launched_distributed",
     "leave",
-    "local_only",
     "prepare_trainer",
     "report_failure",
     "sampled_alike",

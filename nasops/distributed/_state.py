@@ -1,34 +1,11 @@
 """Where this process stands in ``torch.distributed``: active or not, its rank, the world size."""
 
-import contextlib
-from collections.abc import Iterator
-
 import torch.distributed as dist
-
-_local_only = False
 
 
 def is_distributed() -> bool:
-    """A process group is initialized with more than one rank (only then does nasops sync),
-    and no :func:`local_only` block is running."""
-    return (
-        not _local_only
-        and dist.is_available()
-        and dist.is_initialized()
-        and dist.get_world_size() > 1
-    )
-
-
-@contextlib.contextmanager
-def local_only() -> Iterator[None]:
-    """Work on this rank alone inside the block (nasops makes no collective there), e.g. when
-    rank 0 retrains the found architecture after a distributed search."""
-    global _local_only
-    previous, _local_only = _local_only, True
-    try:
-        yield
-    finally:
-        _local_only = previous
+    """A process group is initialized with more than one rank (only then does nasops sync)."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def get_rank() -> int:
