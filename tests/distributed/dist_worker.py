@@ -213,6 +213,22 @@ def training(rank: int) -> dict[str, Any]:
     return result
 
 
+def ddp_loop(rank: int) -> dict[str, Any]:
+    """A user's own loop on ``wrap_ddp``: random single paths, each rank on its own batch."""
+    _reset_global_mutable_counting()
+    model = BranchNet()
+    mutator = RandomMutator(model)
+    net = distributed.wrap_ddp(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    X, y = images(8, seed=10 + rank).tensors
+    for _ in range(3):
+        mutator.reset()
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(X), y).backward()
+        optimizer.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def _failing_loop(rank: int, fail: Callable[[], None]) -> dict[str, Any]:
     """Random-path weight steps with averaged gradients; rank 1 calls ``fail`` at step 3."""
     model = BranchNet()
@@ -284,7 +300,7 @@ def _raise_and_report() -> None:
 
 
 SCENARIOS: dict[str, Callable[[int], dict[str, Any]]] = {
-    "sync": lambda r: {"decisions": decisions(r), "training": training(r)},
+    "sync": lambda r: {"decisions": decisions(r), "training": training(r), "ddp": ddp_loop(r)},
     "killed": lambda r: _failing_loop(r, lambda: os.kill(os.getpid(), signal.SIGKILL)),
     "hung": lambda r: _failing_loop(r, lambda: time.sleep(120)),
     "raised": lambda r: _failing_loop(r, _raise_and_report),

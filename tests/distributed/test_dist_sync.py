@@ -81,6 +81,12 @@ def test_architecture_parameters_trained(ranks: list) -> None:
     assert any(v.abs().max() > 1e-2 for v in darts.values())  # moved from 1e-3·randn
 
 
+def test_wrap_ddp_trains_single_paths_alike(ranks: list) -> None:
+    first, second = (r["ddp"] for r in ranks)
+    weights = [k for k in first if "num_batches" not in k and "running" not in k]
+    assert all(torch.equal(first[k], second[k]) for k in weights)
+
+
 def test_ranks_read_different_shards() -> None:
     """Not a launch: the sampler's arithmetic, as two ranks would run it."""
     from nasops.distributed import ShardSampler
