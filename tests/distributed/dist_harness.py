@@ -12,7 +12,8 @@ from typing import Any
 import dist_worker
 import torch
 
-FORK = multiprocessing.get_context("fork")
+HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
+FORK = multiprocessing.get_context("fork") if HAS_FORK else None
 
 
 def _warm_up() -> None:
@@ -67,6 +68,7 @@ class RankGroup:
         self.processes = []
         for r in range(world):
             args = [scenario, str(r), str(world), str(port), str(pg_timeout), str(self.outs[r])]
+            assert FORK is not None, "the distributed tests fork their ranks"
             process = FORK.Process(target=_rank_main, args=(args, self.logs[r]), daemon=True)
             process.start()
             self.processes.append(process)

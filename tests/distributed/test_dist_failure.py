@@ -3,11 +3,14 @@ line naming it (gloo over loopback, a 3 s process-group timeout)."""
 
 import pytest
 import torch.distributed as dist
-from dist_harness import RankGroup
+from dist_harness import HAS_FORK, RankGroup
 
 from nasops.distributed.failure import ROLL_CALL_SECONDS
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing")
+pytestmark = [
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing"),
+    pytest.mark.skipif(not HAS_FORK, reason="the ranks are forked (no fork on this platform)"),
+]
 
 PG_TIMEOUT = 3.0
 

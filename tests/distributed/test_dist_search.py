@@ -3,9 +3,12 @@ search, rank 0 alone retrains, writes and reports; the others write nothing."""
 
 import pytest
 import torch.distributed as dist
-from dist_harness import RankGroup
+from dist_harness import HAS_FORK, RankGroup
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing")
+pytestmark = [
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing"),
+    pytest.mark.skipif(not HAS_FORK, reason="the ranks are forked (no fork on this platform)"),
+]
 
 
 @pytest.fixture(scope="module")

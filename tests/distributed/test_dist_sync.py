@@ -4,9 +4,12 @@ the same weights, architecture parameters and exports after training, rank 0 alo
 import pytest
 import torch
 import torch.distributed as dist
-from dist_harness import RankGroup
+from dist_harness import HAS_FORK, RankGroup
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing")
+pytestmark = [
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing"),
+    pytest.mark.skipif(not HAS_FORK, reason="the ranks are forked (no fork on this platform)"),
+]
 
 MUTATORS = ("random", "spos", "oneshot", "darts", "gdas", "enas", "proxylessnas", "razor")
 TRAINERS = ("random", "spos", "darts", "gdas", "enas")
