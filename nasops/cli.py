@@ -253,6 +253,14 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         help="cpu, cuda or cuda:N (default: cuda when available, else cpu)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="under torchrun: seconds a rank waits for the others before the run fails "
+        "(default: 300)",
+    )
     # Testing and tuning overrides: how long the retrain runs, a subset of the images, the
     # supernet's width and the batch size.
     parser.add_argument("--retrain-epochs", type=int, default=8, help=argparse.SUPPRESS)
@@ -262,6 +270,7 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    from nasops.distributed import RankFailure
     from nasops.search.options import SearchOptions
     from nasops.search.run import search
 
@@ -277,8 +286,13 @@ def _run_search(args: argparse.Namespace) -> int:
         channels=args.channels,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        dist_timeout=args.dist_timeout,
     )
-    search(options)
+    try:
+        search(options)
+    except RankFailure as error:  # under torchrun: another rank died, raised or hung
+        print(f"nasops search: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

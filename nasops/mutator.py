@@ -19,6 +19,7 @@ from nasops._arch_format import to_human_readable
 from nasops._decision import Decision, compile_decision
 from nasops._reduction import reduce_all, reduce_selected
 from nasops.base_mutator import BaseMutator
+from nasops.distributed.rng import architecture_rng
 from nasops.mutables import InputChoice, LayerChoice, Mutable
 
 _logger = logging.getLogger("nasops.mutator")
@@ -47,8 +48,12 @@ class Mutator(BaseMutator):
         raise NotImplementedError
 
     def reset(self) -> None:
-        """Sample (``sample_search``) and prepare the decisions the next forward passes use."""
-        self._cache = self.sample_search()
+        """Sample (``sample_search``) and prepare the decisions the next forward passes use.
+
+        Under ``torch.distributed`` every rank samples rank 0's architecture (see
+        :mod:`nasops.distributed.rng`)."""
+        with architecture_rng(self):
+            self._cache = self.sample_search()
         self._decisions = {}
         for key, mask in self._cache.items():
             try:
@@ -70,7 +75,8 @@ class Mutator(BaseMutator):
     def export(self) -> dict[str, Any]:
         """Call ``sample_final()`` (again: a fresh sample for random mutators, as in NNI) and
         convert each decision to its human-readable form, in search-space order."""
-        sampled = dict(self.sample_final())
+        with architecture_rng(self):
+            sampled = dict(self.sample_final())
         result = {}
         for mutable in self.mutables:
             if isinstance(mutable, (LayerChoice, InputChoice)):

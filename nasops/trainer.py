@@ -18,6 +18,7 @@ from torch import nn
 
 from nasops.base_mutator import BaseMutator
 from nasops.base_trainer import BaseTrainer
+from nasops.distributed import is_main_process
 
 _logger = logging.getLogger("nasops.trainer")
 
@@ -139,6 +140,8 @@ class Trainer(BaseTrainer):
     def export(self, file: str) -> None:
         """Write ``mutator.export()`` to ``file`` as NNI does (indent 2, sorted keys)."""
         mutator_export = self.mutator.export()
+        if not is_main_process():  # under torch.distributed, rank 0 alone writes
+            return
         with open(file, "w") as f:
             json.dump(mutator_export, f, indent=2, sort_keys=True, cls=TorchTensorEncoder)
 

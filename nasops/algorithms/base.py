@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, SubsetRandomSampler
+from torch.utils.data import DataLoader, Sampler, SubsetRandomSampler
 
+from nasops import distributed
 from nasops.trainer import Trainer
 from nasops.utils import AverageMeterGroup, to_device
 
@@ -37,6 +38,11 @@ class OneShotTrainer(Trainer):
     The other arguments are :class:`nasops.trainer.Trainer`'s. After each validation the
     epoch's averages are appended to ``history``: ``{"epoch", "train": {...}, "valid": {...}}``.
     Set ``progress = False`` to hide the progress bars.
+
+    Under ``torch.distributed`` (see :mod:`nasops.distributed` and docs/distributed.md) each rank
+    trains on its shard of the training data, the first epoch starts from rank 0's weights and
+    architecture parameters, gradients are averaged before every optimizer step, validation
+    runs on rank 0's BatchNorm statistics, and only rank 0 shows progress and logs.
     """
 
     def __init__(
@@ -87,8 +93,13 @@ class OneShotTrainer(Trainer):
             n_train = len(dataset_train)
             split = n_train // 2
             indices = list(range(n_train))
-            self.train_loader = self._loader(dataset_train, SubsetRandomSampler(indices[:split]))
-            self.valid_loader = self._loader(dataset_train, SubsetRandomSampler(indices[split:]))
+            self.train_loader = self._loader(dataset_train, self._subset_sampler(indices[:split]))
+            self.valid_loader = self._loader(dataset_train, self._subset_sampler(indices[split:]))
+            self.test_loader = self._loader(dataset_valid)
+        elif distributed.is_distributed():
+            shard = distributed.ShardSampler(range(len(dataset_train)))
+            self.train_loader = self._loader(dataset_train, shard)
+            self.valid_loader = self._loader(dataset_valid)
             self.test_loader = self._loader(dataset_valid)
         else:
             self.train_loader = self._loader(dataset_train, shuffle=True)
@@ -103,6 +114,13 @@ class OneShotTrainer(Trainer):
             shuffle=shuffle,
             num_workers=self.workers,
         )
+
+    @staticmethod
+    def _subset_sampler(indices: list[int]) -> Sampler[int]:
+        """Shuffled ``indices`` each pass; under ``torch.distributed``, this rank's shard."""
+        if distributed.is_distributed():
+            return distributed.ShardSampler(indices)
+        return SubsetRandomSampler(indices)
 
     # ---------------------------------------------------------------- what algorithms override
 
@@ -140,6 +158,7 @@ class OneShotTrainer(Trainer):
         self.optimizer.zero_grad()
         logits, loss = self.logits_and_loss(X, y)
         loss.backward()
+        distributed.average_before_step(self.optimizer)  # before clipping, as DDP averages
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
@@ -151,6 +170,7 @@ class OneShotTrainer(Trainer):
 
     def train_one_epoch(self, epoch: int) -> AverageMeterGroup:
         """Run :meth:`train_step` over :meth:`train_batches`, with a progress bar and logs."""
+        distributed.prepare_trainer(self)  # the first time, under torch.distributed
         self.model.train()
         self.mutator.train()
         meters = AverageMeterGroup()
@@ -169,19 +189,21 @@ class OneShotTrainer(Trainer):
         self.mutator.eval()
         meters = AverageMeterGroup()
         total = len(self.test_loader)
+        distributed.broadcast_buffers(self.model)
         with torch.no_grad():
             self.prepare_validation()
             for step, (X, y) in enumerate(self.test_loader):
                 X, y = X.to(self.device), y.to(self.device)
                 meters.update(self.metrics(self.model(X), y))
                 self._log(epoch, step, total, meters, None)
-        _logger.info("Epoch %d validation: %s", epoch + 1, meters.summary())
+        if distributed.is_main_process():
+            _logger.info("Epoch %d validation: %s", epoch + 1, meters.summary())
         record = {"epoch": epoch, "train": self._train_meters, "valid": _averages(meters)}
         self.history.append(record)
         return meters
 
     def _bar(self, batches: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
-        if not self.progress:
+        if not self.progress or not distributed.is_main_process():
             return batches
         from tqdm.auto import tqdm
 
@@ -190,7 +212,11 @@ class OneShotTrainer(Trainer):
     def _log(self, epoch: int, step: int, total: int, meters: AverageMeterGroup, bar: Any) -> None:
         if hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(meters.summary(), refresh=False)
-        if self.log_frequency is not None and step % self.log_frequency == 0:
+        if (
+            self.log_frequency is not None
+            and step % self.log_frequency == 0
+            and distributed.is_main_process()
+        ):
             _logger.info(
                 "Epoch [%s/%s] Step [%s/%s]  %s",
                 epoch + 1,

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from nasops.algorithms.base import OneShotTrainer
+from nasops.distributed import architecture_rng, broadcast_buffers
 
 
 @dataclass
@@ -35,10 +36,12 @@ def rank_architectures(
         raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
     trainer.model.eval()
     trainer.mutator.eval()
+    broadcast_buffers(trainer.model)  # every rank scores on rank 0's BatchNorm statistics
     architectures, losses = [], []
     with torch.no_grad():
         for _ in range(num_candidates):
-            architecture = sample()
+            with architecture_rng(trainer.mutator):
+                architecture = sample()
             architectures.append(architecture)
             losses.append(validation_loss(trainer, architecture))
     scores = torch.stack(losses).tolist()

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nasops.distributed.rng import sampled_alike
 from nasops.razor._walk import named_source_mutables
 from nasops.razor.base import BaseMutable
 from nasops.razor.channel import BaseMutableChannel
@@ -148,6 +149,7 @@ class NasMutator(nn.Module):
             return None
         return self._arch_params[name]
 
+    @sampled_alike  # the same choices on every rank under torch.distributed
     def sample_choices(self, kind: str = "random") -> dict[str, Any]:
         """One choice per group: uniform (``'random'``), largest or smallest value.
 

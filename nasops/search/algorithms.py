@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from nasops import distributed
 from nasops.callbacks import Callback, LRSchedulerCallback
 from nasops.search.errors import SearchInputError
 
@@ -121,6 +122,17 @@ def _common(setup: SearchSetup) -> tuple[nn.Module, dict[str, Any]]:
     return model, arguments
 
 
+def _ready_loaders(setup: SearchSetup) -> tuple[DataLoader, DataLoader]:
+    """The loaders for the trainers that take them ready-made (SPOS, ProxylessNAS): the
+    training data shuffled, and under torch.distributed each rank's shard of it."""
+    if distributed.is_distributed():
+        shard = distributed.ShardSampler(range(len(setup.train)))
+        train = DataLoader(setup.train, batch_size=setup.batch_size, sampler=shard)
+    else:
+        train = DataLoader(setup.train, batch_size=setup.batch_size, shuffle=True)
+    return train, DataLoader(setup.valid, batch_size=setup.batch_size)
+
+
 def _with_progress(trainer: Any, setup: SearchSetup) -> Any:
     trainer.progress = setup.progress
     return trainer
@@ -170,8 +182,7 @@ def _proxylessnas(module: ModuleType, setup: SearchSetup) -> Any:
     optimizer = torch.optim.SGD(
         model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
     )
-    train = DataLoader(setup.train, batch_size=setup.batch_size, shuffle=True)
-    valid = DataLoader(setup.valid, batch_size=setup.batch_size)
+    train, valid = _ready_loaders(setup)
     trainer = module.ProxylessNasTrainer(
         model,
         optimizer,
@@ -189,8 +200,7 @@ def _proxylessnas(module: ModuleType, setup: SearchSetup) -> Any:
 
 def _spos(module: ModuleType, setup: SearchSetup) -> Any:
     _, arguments = _common(setup)
-    train = DataLoader(setup.train, batch_size=setup.batch_size, shuffle=True)
-    valid = DataLoader(setup.valid, batch_size=setup.batch_size)
+    train, valid = _ready_loaders(setup)
     for name in ("dataset_train", "dataset_valid", "batch_size"):
         del arguments[name]
     trainer = module.SPOSSupernetTrainer(**arguments, train_loader=train, valid_loader=valid)

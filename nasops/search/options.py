@@ -27,6 +27,7 @@ class SearchOptions:
         channels: channels of each node in the first cells of the supernet.
         batch_size: of every loader.
         progress: show progress bars.
+        dist_timeout: under ``torchrun``, seconds a collective waits for a rank before failing.
     """
 
     algo: str
@@ -40,6 +41,7 @@ class SearchOptions:
     channels: int = 8
     batch_size: int = 64
     progress: bool = True
+    dist_timeout: float = 300.0
 
     @property
     def dataset(self) -> str:
@@ -55,6 +57,7 @@ def check_counts(options: SearchOptions) -> None:
         "--limit": options.limit,
         "--channels": options.channels,
         "--batch-size": options.batch_size,
+        "--dist-timeout": options.dist_timeout,
     }
     for flag, value in counts.items():
         if value is not None and value < 1:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import nasops
+from nasops import distributed
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import LayerChoice
 from nasops.search import data, genotype
@@ -39,19 +40,27 @@ def search(options: SearchOptions) -> dict[str, Any]:
     images = (
         data.load_digits() if options.data_dir is None else data.load_image_folder(options.data_dir)
     )
-    prepare_out(options.out)
+    if distributed.launched_distributed():
+        device = distributed.init_from_env(device, options.dist_timeout)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(min(previous_threads, MAX_THREADS))
     try:
+        if distributed.is_main_process():
+            prepare_out(options.out)
         return _search(options, images, device)
+    except Exception as error:
+        distributed.report_failure(f"{type(error).__name__}: {error}")
+        raise
     finally:
         torch.set_num_threads(previous_threads)  # main() called as a function leaves no trace
+        distributed.leave(wait=False)  # after a failure: without waiting for the others
 
 
 def _search(options: SearchOptions, images: data.ImageData, device: torch.device) -> dict[str, Any]:
     _seed_everything(options.seed)
     splits = data.split(images, options.seed, options.limit)
-    say = _printer(options.progress)
+    main, world = distributed.is_main_process(), distributed.get_world_size()
+    say = _printer(options.progress) if main else _silent
     say(_headline(options, images, splits, device))
     algorithm = ALGORITHMS[options.algo]
     build_model = _supernet_builder(images, options.channels, algorithm.space)
@@ -71,12 +80,14 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         options.batch_size,
         device,
         [recorder],
-        options.progress,
+        options.progress and main,
     )
     started = time.perf_counter()
     architecture = _search_and_export(setup, options, choices)
     search_seconds = time.perf_counter() - started
-    say(f"search: {search_seconds:.1f} s")
+    if architecture is None:  # another rank of a distributed search: rank 0 does the rest
+        return {}
+    say(f"search: {search_seconds:.1f} s" + (f" on {world} ranks" if world > 1 else ""))
 
     torch.manual_seed(options.seed)
     retrain_channels = RETRAIN_WIDTH * options.channels
@@ -114,6 +125,7 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
             "test": len(splits.test),
         },
         "device": str(device),
+        "ranks": world,
         "backend": nasops.extension_info()["backend"],
         "versions": _versions(),
         "search_seconds": round(search_seconds, 2),
@@ -140,16 +152,25 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
 
 def _search_and_export(
     setup: SearchSetup, options: SearchOptions, choices: dict[str, genotype.Choice]
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Train the trainer of ``--algo``, write its export to arch.json in the readable form
-    (P-DARTS exports multi-hot lists), and return that architecture."""
+    (P-DARTS exports multi-hot lists), and return that architecture; ``None`` on the ranks
+    other than 0 of a distributed search, which write nothing."""
     trainer = build_trainer(options.algo, setup)
     trainer.train()
     arch_path = options.out / "arch.json"
     trainer.export(str(arch_path))
+    main = distributed.is_main_process()
+    distributed.leave()  # rank 0 alone retrains and tests the architecture
+    if not main:
+        return None
     architecture = genotype.readable(json.loads(arch_path.read_text()), choices)
     arch_path.write_text(json.dumps(architecture, indent=2) + "\n")
     return architecture
+
+
+def _silent(_: str) -> None:
+    """The printer of the ranks other than 0."""
 
 
 def _versions() -> dict[str, str]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, SubsetRandomSampler
+from torch.utils.data import DataLoader, Sampler
 
 from nasops.algorithms.base import OneShotTrainer
 from nasops.algorithms.enas.mutator import EnasMutator
@@ -115,12 +115,12 @@ class EnasTrainer(OneShotTrainer):
         n_train = len(self.dataset_train)
         split = max(1, n_train // 10)
         indices = list(range(n_train))
-        self.train_loader = self._stream_loader(SubsetRandomSampler(indices[:-split]))
-        self.valid_loader = self._stream_loader(SubsetRandomSampler(indices[-split:]))
+        self.train_loader = self._stream_loader(self._subset_sampler(indices[:-split]))
+        self.valid_loader = self._stream_loader(self._subset_sampler(indices[-split:]))
         self._train_stream = _endless(self.train_loader)
         self._valid_stream = _endless(self.valid_loader)
 
-    def _stream_loader(self, sampler: SubsetRandomSampler) -> DataLoader:
+    def _stream_loader(self, sampler: Sampler[int]) -> DataLoader:
         # Workers persist: the streams re-iterate the loader at every pass, and a small
         # dataset would otherwise start ``workers`` new processes every few batches.
         return DataLoader(

@@ -11,6 +11,7 @@ from nasops.algorithms.darts import DartsTrainer
 from nasops.algorithms.pdarts.mutator import PdartsMutator, Switches
 from nasops.base_trainer import BaseTrainer
 from nasops.callbacks import LRSchedulerCallback
+from nasops.distributed import is_main_process
 from nasops.trainer import TorchTensorEncoder
 
 _logger = logging.getLogger("nasops.algorithms.pdarts")
@@ -122,6 +123,8 @@ class PdartsTrainer(BaseTrainer):
         """Write :meth:`PdartsMutator.export` to ``file`` as JSON (indent 2, sorted keys)."""
         self._require_stage()
         mutator_export = self.mutator.export()
+        if not is_main_process():  # under torch.distributed, rank 0 alone writes
+            return
         with open(file, "w") as f:
             json.dump(mutator_export, f, indent=2, sort_keys=True, cls=TorchTensorEncoder)
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasops.base_mutator import BaseMutator
+from nasops.distributed.rng import sampled_alike
 from nasops.mutables import LayerChoice, Mutable
 from nasops.ops import weighted_sum
 
@@ -336,6 +337,7 @@ class ProxylessNasMutator(BaseMutator):
     def get_forward_mode(self) -> str | None:
         return self._forward_mode
 
+    @sampled_alike  # the same gates on every rank under torch.distributed
     def reset_binary_gates(self) -> None:
         """Draw the active candidate(s) of every LayerChoice (one host read for all)."""
         if not self.mutable_list:

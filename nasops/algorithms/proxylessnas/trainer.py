@@ -12,6 +12,7 @@ from torch.utils.data import BatchSampler, DataLoader
 
 from nasops.algorithms.base import OneShotTrainer
 from nasops.algorithms.proxylessnas.mutator import FORWARD_MODES, ProxylessNasMutator
+from nasops.distributed import is_main_process
 from nasops.trainer import TorchTensorEncoder
 from nasops.utils import to_device
 
@@ -288,6 +289,8 @@ class ProxylessNasTrainer(OneShotTrainer):
     def export(self, file: str) -> None:
         """Write ``mutator.sample_final()`` (each LayerChoice's most probable candidate) as
         NNI's JSON (the mutator's ``export()`` is not implemented, as in NNI)."""
+        if not is_main_process():  # under torch.distributed, rank 0 alone writes
+            return
         with open(file, "w") as f:
             json.dump(
                 self.mutator.sample_final(), f, indent=2, sort_keys=True, cls=TorchTensorEncoder

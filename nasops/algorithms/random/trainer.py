@@ -11,6 +11,7 @@ from nasops._arch_format import to_human_readable
 from nasops.algorithms.base import OneShotTrainer
 from nasops.algorithms.random.mutator import RandomMutator
 from nasops.algorithms.ranking import rank_architectures
+from nasops.distributed import is_main_process
 from nasops.mutables import InputChoice, LayerChoice
 from nasops.mutator import Mutator
 from nasops.trainer import TorchTensorEncoder
@@ -98,5 +99,7 @@ class RandomTrainer(OneShotTrainer):
             for mutable in self.mutator.mutables
             if isinstance(mutable, (LayerChoice, InputChoice))
         }
+        if not is_main_process():  # under torch.distributed, rank 0 alone writes
+            return
         with open(file, "w") as f:
             json.dump(exported, f, indent=2, sort_keys=True, cls=TorchTensorEncoder)

@@ -3,7 +3,8 @@
 NNI runs SPOS as two programs: a supernet training script, then an nnictl experiment whose
 tuner is :class:`SPOSEvolution` and whose trials each load the supernet, apply one candidate
 and report its accuracy. Here the evolution asks, and each candidate is scored at once on the
-trained supernet's shared weights; the tuner protocol between them is the same.
+trained supernet's shared weights; the tuner protocol between them is the same. Under
+torch.distributed every rank evolves alike and ends with rank 0's best.
 """
 
 import json
@@ -16,6 +17,7 @@ from nasops.algorithms.classic_nas.space import generate_search_space, parameter
 from nasops.algorithms.ranking import validation_loss
 from nasops.algorithms.spos.evolution import Candidate, NoMoreTrialError, SPOSEvolution
 from nasops.algorithms.spos.trainer import SPOSSupernetTrainer
+from nasops.distributed import architecture_rng, broadcast_buffers, is_main_process
 from nasops.trainer import TorchTensorEncoder
 
 
@@ -62,8 +64,10 @@ class SPOSSearch:
         self.evolution.update_search_space(space)
         self.trainer.model.eval()
         mutator.eval()
+        broadcast_buffers(self.trainer.model)  # every rank scores on rank 0's statistics
         bar = _bar(self.progress)
-        with torch.no_grad():
+        # The mutation's coin flips come from numpy's global generator: one stream for all ranks.
+        with torch.no_grad(), architecture_rng(self.evolution):
             while True:
                 try:
                     candidate = self.evolution.generate_parameters(self.evaluated)
@@ -87,19 +91,21 @@ class SPOSSearch:
 
     def export(self, file: str | os.PathLike[str]) -> None:
         """Write the best candidate to ``file`` as one-hot bool lists (what
-        ``apply_fixed_architecture`` reads and NNI's evolution writes)."""
+        ``apply_fixed_architecture`` reads and NNI's evolution writes); rank 0 alone writes."""
         if self.best is None:
             raise RuntimeError("SPOSSearch.export: call train() or evolve() first")
         mutator = self.trainer.mutator
         space = generate_search_space(mutator.mutables)
         masks = parameters_to_masks(self.best[0], mutator.mutables, space)
+        if not is_main_process():  # under torch.distributed, rank 0 alone writes
+            return
         with open(file, "w") as f:
             json.dump(masks, f, indent=2, sort_keys=True, cls=TorchTensorEncoder)
 
 
 def _bar(progress: bool) -> Any:
     """A progress bar counting the scored candidates, or ``None``."""
-    if not progress:
+    if not progress or not is_main_process():
         return None
     from tqdm.auto import tqdm
 
