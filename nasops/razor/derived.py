@@ -44,12 +44,32 @@ def _prefix_mask(length: int, ones: int, like: torch.Tensor) -> torch.Tensor:
     return mask
 
 
+def _concat_choice_fn(mutables: Iterable[Any]) -> Callable[[], int]:
+    """The choice of channels side by side: the sum of their active counts (live)."""
+    parts = list(mutables)
+
+    def choice_fn() -> int:
+        return sum(m._derive_number() for m in parts)
+
+    return choice_fn
+
+
+def _concat_mask_fn(mutables: Iterable[Any]) -> Callable[[], torch.Tensor]:
+    """The mask of channels side by side: their masks concatenated (live)."""
+    parts = list(mutables)
+
+    def mask_fn() -> torch.Tensor:
+        return torch.cat([m.current_mask for m in parts])
+
+    return mask_fn
+
+
 class DerivedMethodMixin:
     """Derivations shared by values, channels and derived mutables, and their operators.
 
-    ``m * k`` expands, ``m // k`` divides (``k`` an int uses divisor 8 as mmrazor does; a float
-    uses divisor 1; ``(ratio, divisor)`` gives both). A channel times a one-shot value is live
-    in both operands.
+    ``m * k`` expands, ``m // k`` divides (``k`` an int or float is truncated to an int and
+    uses divisor 8, as mmrazor does; ``(ratio, divisor)`` gives both). A channel times a
+    one-shot value is live in both operands.
     """
 
     def _derive_number(self) -> Number:
@@ -128,14 +148,7 @@ class DerivedMethodMixin:
                     f"concat needs mutables with a current_mask (channels); {type(m).__name__} "
                     "has none"
                 )
-
-        def choice_fn() -> int:
-            return sum(m._derive_number() for m in parts)  # type: ignore[attr-defined]
-
-        def mask_fn() -> torch.Tensor:
-            return torch.cat([m.current_mask for m in parts])  # type: ignore[attr-defined]
-
-        return DerivedMutable(choice_fn=choice_fn, mask_fn=mask_fn)
+        return DerivedMutable(choice_fn=_concat_choice_fn(parts), mask_fn=_concat_mask_fn(parts))
 
     def __mul__(self, other: Any) -> "DerivedMutable":
         if _is_number(other):
@@ -155,6 +168,9 @@ class DerivedMethodMixin:
     def __floordiv__(self, other: Any) -> "DerivedMutable":
         if isinstance(other, tuple) and len(other) == 2:
             return self.derive_divide_mutable(*other)
+        if isinstance(other, float):
+            # mmrazor's ``//`` truncates a float ratio and keeps divisor 8, like ``// int``.
+            return self.derive_divide_mutable(int(other))
         if _is_number(other) or (isinstance(other, BaseMutable) and not _has_mask(other)):
             return self.derive_divide_mutable(other)
         raise TypeError(

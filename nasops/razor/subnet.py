@@ -10,6 +10,7 @@ from torch import nn
 
 from nasops.razor._walk import named_source_mutables
 from nasops.razor.base import DumpChosen
+from nasops.razor.errors import RuntimeAssertionError
 
 FixSubnet = dict[str, DumpChosen]
 
@@ -147,7 +148,7 @@ def load_fix_subnet(
         if m.alias is not None:
             key = m.alias
             if key not in subnet_dict:
-                raise RuntimeError(
+                raise RuntimeAssertionError(
                     f"alias {key!r} is not in subnet_dict (keys {list(subnet_dict)})"
                 )
         else:
