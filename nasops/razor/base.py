@@ -13,6 +13,9 @@ from nasops.razor.errors import AttributeAssertionError, TypeAssertionError
 
 Choice = TypeVar("Choice")
 Chosen = TypeVar("Chosen")
+# The names mmrazor's mutable guide imports these under.
+CHOICE_TYPE = Choice
+CHOSEN_TYPE = Chosen
 
 
 class DumpChosen(NamedTuple):

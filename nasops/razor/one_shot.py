@@ -4,19 +4,21 @@ import math
 import random
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic
 
 import torch
 
 from nasops.razor._reduce import sum_all
-from nasops.razor.base import DumpChosen
+from nasops.razor.base import Choice, Chosen, DumpChosen
 from nasops.razor.candidates import build_candidates
 from nasops.razor.errors import ValueAssertionError
 from nasops.razor.mutable_module import MutableModule
 
 
-class OneShotMutableModule(MutableModule[str, str]):
+class OneShotMutableModule(MutableModule[Choice, Chosen], Generic[Choice, Chosen]):
     """A module mutable that runs one path per forward.
+
+    Generic like mmrazor's documented base, so ``OneShotMutableModule[str, str]`` subclasses.
 
     ``forward`` runs the fixed candidate once fixed, every candidate summed while
     ``current_choice`` is None, and only the chosen candidate otherwise.
@@ -38,7 +40,7 @@ class OneShotMutableModule(MutableModule[str, str]):
         """Forward through the candidate named ``choice`` only."""
 
 
-class OneShotMutableOP(OneShotMutableModule):
+class OneShotMutableOP(OneShotMutableModule[str, str]):
     """Choose one op among named candidates; sampling is uniform.
 
     Args:

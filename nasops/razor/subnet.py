@@ -57,7 +57,9 @@ def export_fix_subnet(
         raise ValueError("export_channel=True belongs to the pruning ('mutator') mode")
     fix_subnet: FixSubnet = {}
     for name, m in named_source_mutables(model).items():
-        fix_subnet[m.alias or name] = m.dump_chosen()
+        dump = m.dump_chosen()
+        # A custom mutable written to mmrazor's guide returns the bare choice.
+        fix_subnet[m.alias or name] = dump if isinstance(dump, DumpChosen) else DumpChosen(dump)
     sliced = None
     if slice_weight:
         sliced = copy.deepcopy(model)
