@@ -6,6 +6,7 @@ of its source mutables, found by walking the closures of those functions.
 
 import inspect
 import itertools
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from nasops.razor.base import BaseMutable, DumpChosen
 
 Number = int | float
+logger = logging.getLogger(__name__)
 
 
 def make_divisible(
@@ -273,9 +275,14 @@ class DerivedMutable(DerivedMethodMixin, BaseMutable[Any, Any]):
         raise RuntimeError("a derived mutable is fixed through its sources, not directly")
 
     def fix_chosen(self, chosen: Any = None) -> None:
-        """No effect: a derived mutable follows its sources (fix those instead)."""
+        """No effect (logged, as mmrazor does): a derived mutable follows its sources."""
+        logger.warning(
+            "fix_chosen on a derived mutable has no effect; fix its source mutables instead"
+        )
 
     def dump_chosen(self) -> DumpChosen:
+        """The current value, logged as mmrazor does: it depends on the source mutables."""
+        logger.warning("dump_chosen on a derived mutable: its value depends on its source mutables")
         return DumpChosen(chosen=self.current_choice, meta=None)
 
     @property

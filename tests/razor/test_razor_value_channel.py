@@ -115,7 +115,7 @@ def test_concat_adds_choices_and_concatenates_masks() -> None:
         DerivedMutable.derive_concat_mutable([a, OneShotMutableValue([1])])
 
 
-def test_derived_sources_fixing_and_dump() -> None:
+def test_derived_sources_fixing_and_dump(caplog: pytest.LogCaptureFixture) -> None:
     ch, mv = SquentialMutableChannel(8), OneShotMutableValue([1.0, 2.0])
     derived = ch * mv
     assert not derived.is_fixed
@@ -126,6 +126,12 @@ def test_derived_sources_fixing_and_dump() -> None:
     with pytest.raises(RuntimeError):
         derived.is_fixed = True
     assert derived.dump_chosen() == DumpChosen(chosen=16, meta=None)
+    derived.fix_chosen(3)  # no effect, logged like mmrazor
+    assert derived.current_choice == 16
+    assert [r.getMessage().split(";")[0].split(":")[0] for r in caplog.records] == [
+        "dump_chosen on a derived mutable",
+        "fix_chosen on a derived mutable has no effect",
+    ]
     with pytest.raises(RuntimeError, match="no source mutable"):
         DerivedMutable(choice_fn=lambda: 3)
     with pytest.raises(ValueError, match="source"):
