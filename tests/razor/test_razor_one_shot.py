@@ -92,6 +92,7 @@ def test_bad_candidates_raise_naming_the_problem(monkeypatch) -> None:
         OneShotMutableOP({"a": {"in_features": 2}})
     # Without mmengine a registry name cannot be built.
     monkeypatch.setitem(sys.modules, "mmengine", None)
+    monkeypatch.setitem(sys.modules, "mmengine.registry", None)
     monkeypatch.delitem(sys.modules, "nasops.razor.registry", raising=False)
     with pytest.raises(ImportError, match="needs mmengine"):
         OneShotMutableOP({"a": {"type": "Conv2d"}})
