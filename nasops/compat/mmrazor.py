@@ -19,7 +19,13 @@ from nasops.razor import architectures
 
 _MARK = "__nasops_compat__"
 _SUBNET = ["export_fix_subnet", "load_fix_subnet", "convert_fix_subnet", "save_fix_subnet"]
-_NOT_MUTABLES = {"NasMutator", "build_search_groups", "make_divisible", "build_candidates"}
+_NOT_MUTABLES = {
+    "DumpChosen",
+    "NasMutator",
+    "build_search_groups",
+    "make_divisible",
+    "build_candidates",
+}
 _MUTABLES = [n for n in razor.__all__ if n not in _NOT_MUTABLES and n not in _SUBNET]
 _MODULE_OPS = [
     "MutableModule",
