@@ -8,6 +8,8 @@ mmengine's root registry. Importing this module needs mmengine (an optional depe
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope, Registry
@@ -16,9 +18,31 @@ from torch import nn
 import nasops.razor as razor
 from nasops.razor import architectures
 
+
+class RazorRegistry(Registry):
+    """mmengine's ``Registry`` that knows it is scope ``'mmrazor'``.
+
+    Building under that scope (``_scope_='mmrazor'``, or the default scope) makes mmengine import
+    ``mmrazor.registry`` to find the scope's registry, and log that mmrazor is not installed
+    when only nasops is. This registry is that scope's, so it uses itself; other scopes switch
+    as in mmengine.
+    """
+
+    @contextmanager
+    def switch_scope_and_registry(self, scope: str | None) -> Iterator[Registry]:
+        current = DefaultScope.get_current_instance()
+        target = scope if scope is not None else getattr(current, "scope_name", None)
+        if target not in (None, self.scope):
+            with super().switch_scope_and_registry(scope) as registry:
+                yield registry
+            return
+        with DefaultScope.overwrite_default_scope(scope):
+            yield self
+
+
 # ``locations`` names this module, so mmengine does not look for an ``mmrazor`` package to
 # import when it first searches the registry.
-MODELS = Registry("model", parent=MMENGINE_MODELS, scope="mmrazor", locations=[__name__])
+MODELS = RazorRegistry("model", parent=MMENGINE_MODELS, scope="mmrazor", locations=[__name__])
 
 
 def _module_classes(namespace: object, names: list[str]) -> dict[str, type]:

@@ -1,5 +1,7 @@
 """The ``'mmrazor'`` MODELS registry: every razor class, config builds, user registrations."""
 
+import logging
+
 import pytest
 import torch
 from razor_helpers import Scale
@@ -77,3 +79,22 @@ def test_register_all_modules_sets_the_default_scope() -> None:
     finally:
         for name in set(DefaultScope._instance_dict) - before:
             del DefaultScope._instance_dict[name]
+
+
+def test_building_under_the_mmrazor_scope_logs_nothing_about_a_missing_mmrazor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mmengine.logging
+
+    warned: list[str] = []
+
+    def print_log(msg: str, logger: object = None, level: int = logging.INFO) -> None:
+        if level >= logging.WARNING:
+            warned.append(msg)
+
+    monkeypatch.setattr(mmengine.logging, "print_log", print_log)
+    MODELS.register_module(name="Scale", module=Scale, force=True)
+    cfg = {"_scope_": "mmrazor", "type": "OneShotMutableOP", "candidates": {"a": {"type": "Scale"}}}
+    op = MODELS.build({**cfg, "module_kwargs": {"factor": 2.0}})
+    torch.testing.assert_close(op(torch.ones(1)), torch.tensor([2.0]))
+    assert warned == []
