@@ -161,3 +161,27 @@ def test_without_mmengine_the_registry_is_left_out(monkeypatch: pytest.MonkeyPat
         assert op(torch.ones(1)).item() == 1.0
     finally:
         compat.uninstall()
+
+
+@needs_mmengine
+def test_an_mmrazor_config_builds_through_the_alias(installed: None, tmp_path) -> None:
+    from mmengine.config import Config
+    from mmrazor.registry import MODELS
+
+    (tmp_path / "cfg.py").write_text(
+        "custom_imports = dict(\n"
+        "    imports=['mmrazor.models.mutables.mutable_module.one_shot_mutable_module'],\n"
+        "    allow_failed_imports=False)\n"
+        "_STAGE_MUTABLE = dict(_scope_='mmrazor', type='OneShotMutableOP', candidates=dict(\n"
+        "    shuffle_3x3=dict(type='ShuffleBlock', kernel_size=3),\n"
+        "    shuffle_xception=dict(type='ShuffleXception')))\n"
+        "nas_backbone = dict(_scope_='mmrazor', type='SearchableShuffleNetV2',\n"
+        "    widen_factor=0.125,\n"
+        "    arch_setting=[[64, 1, _STAGE_MUTABLE], [160, 1, _STAGE_MUTABLE]], out_indices=(1,),\n"
+        "    with_last_layer=False)\n"
+    )
+    cfg = Config.fromfile(str(tmp_path / "cfg.py"))
+    net = MODELS.build(cfg.nas_backbone)
+    (out,) = net(torch.randn(2, 3, 16, 16))
+    assert out.shape == (2, 20, 2, 2)
+    assert isinstance(net.layers[0][0], razor.OneShotMutableOP)
