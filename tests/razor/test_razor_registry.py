@@ -62,6 +62,10 @@ def test_modules_users_register_are_found_by_candidates() -> None:
         module_kwargs={"factor": 3.0},
     )
     torch.testing.assert_close(op.forward_all(torch.ones(1)), torch.tensor([6.0]))
+    # Another scope switches to that scope's registry, as in mmengine.
+    assert isinstance(
+        MODELS.build({"_scope_": "mmengine", "type": "RootRegistryTestScale", "factor": 1.0}), Scale
+    )
 
 
 def test_an_unknown_type_names_the_registry() -> None:
