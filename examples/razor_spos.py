@@ -1,7 +1,9 @@
-"""SPOS-style one-shot search with the mmrazor-compatible API, on scikit-learn's digits.
+"""SPOS search of seed 004's ShuffleNetV2 space with the mmrazor-compatible API, on digits.
 
-1. Train a supernet (each layer: a ``OneShotMutableOP`` of four candidate blocks), sampling one
-   random path per step with ``NasMutator.sample_choices``/``set_choices``.
+1. Train a supernet, ``SearchableShuffleNetV2`` at a small width: every block is a
+   ``OneShotMutableOP`` of the seed's four candidates (``ShuffleBlock`` 3x3/5x5/7x7 and
+   ``ShuffleXception``); one random path per step with ``NasMutator.sample_choices`` and
+   ``set_choices``.
 2. Search: a small evolutionary search over ``set_choices``, scored on a validation split with
    the shared supernet weights.
 3. ``export_fix_subnet`` the best path, build a fresh model, ``load_fix_subnet`` it and retrain
@@ -29,6 +31,7 @@ from nasops.razor import (
     load_fix_subnet,
     save_fix_subnet,
 )
+from nasops.razor.architectures import SearchableShuffleNetV2, ShuffleBlock, ShuffleXception
 
 Choices = dict[str, str]
 
@@ -54,46 +57,43 @@ def load_digits_splits(n_samples: int | None = None, seed: int = 0) -> tuple[Spl
     return tuple(Split(x[p], y[p]) for p in parts)  # type: ignore[return-value]
 
 
-class Residual(nn.Module):
-    """``x + relu(body(x))``: residual candidates keep every sampled path trainable."""
-
-    def __init__(self, *body: nn.Module) -> None:
-        super().__init__()
-        self.body = nn.Sequential(*body)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + F.relu(self.body(x))
-
-
-def candidate_blocks(width: int) -> dict[str, nn.Module]:
-    """The four SPOS candidates of a layer: 3x3, 5x5, depthwise-separable 3x3, and 1x1 convs."""
-    return {
-        "conv3x3": Residual(nn.Conv2d(width, width, 3, padding=1)),
-        "conv5x5": Residual(nn.Conv2d(width, width, 5, padding=2)),
-        "sep3x3": Residual(
-            nn.Conv2d(width, width, 3, padding=1, groups=width), nn.Conv2d(width, width, 1)
-        ),
-        "conv1x1": Residual(nn.Conv2d(width, width, 1)),
-    }
+# Seed 004's stage mutable; with mmengine the same config can name the types as strings
+# (type='OneShotMutableOP', candidates=dict(shuffle_3x3=dict(type='ShuffleBlock', ...))).
+STAGE_MUTABLE = {
+    "type": OneShotMutableOP,
+    "candidates": {
+        "shuffle_3x3": {"type": ShuffleBlock, "kernel_size": 3},
+        "shuffle_5x5": {"type": ShuffleBlock, "kernel_size": 5},
+        "shuffle_7x7": {"type": ShuffleBlock, "kernel_size": 7},
+        "shuffle_xception": {"type": ShuffleXception},
+    },
+}
+IMAGE_SIZE = 16  # the 8x8 digits are upsampled, so that three stride-2 stages keep 2x2 maps
 
 
 class Supernet(nn.Module):
-    """Stem, ``depth`` searchable layers, pooling to 4x4 and a linear classifier."""
+    """``SearchableShuffleNetV2`` with ``depth`` searchable blocks in two stages (``width`` and
+    ``2 * width`` channels, both even), average pooling and a linear classifier.
+    """
 
     def __init__(self, width: int = 16, depth: int = 3, num_classes: int = 10) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU())
-        self.layers = nn.ModuleList(OneShotMutableOP(candidate_blocks(width)) for _ in range(depth))
-        # 4x4 pooling keeps the coarse layout that tells digits apart.
+        if width % 2 or width < 2 or depth < 2:
+            raise ValueError(f"width must be even and depth >= 2, got {width} and {depth}")
+        first = (depth + 1) // 2
+        arch_setting = [[width, first, STAGE_MUTABLE], [2 * width, depth - first, STAGE_MUTABLE]]
+        self.backbone = SearchableShuffleNetV2(
+            arch_setting, stem_multiplier=1, out_indices=(1,), with_last_layer=False
+        )
+        self.backbone.init_weights()
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * width, num_classes)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for layer in self.layers:
-            x = layer(x)
-        return self.head(x)
+        x = F.interpolate(x, size=IMAGE_SIZE, mode="bilinear", align_corners=False)
+        (features,) = self.backbone(x.expand(-1, 3, -1, -1))  # the stem takes 3 channels
+        return self.head(features)
 
 
 def train(

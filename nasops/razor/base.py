@@ -9,8 +9,13 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from torch import nn
 
+from nasops.razor.errors import AttributeAssertionError, TypeAssertionError
+
 Choice = TypeVar("Choice")
 Chosen = TypeVar("Chosen")
+# The names mmrazor's mutable guide imports these under.
+CHOICE_TYPE = Choice
+CHOSEN_TYPE = Chosen
 
 
 class DumpChosen(NamedTuple):
@@ -18,6 +23,10 @@ class DumpChosen(NamedTuple):
 
     chosen: Any
     meta: dict[str, Any] | None = None
+
+
+FixMutable = dict[str, Any]
+"""A subnet as saved and loaded: ``{alias or module name: {'chosen': value}}``."""
 
 
 class BaseMutable(nn.Module, ABC, Generic[Choice, Chosen]):
@@ -56,7 +65,7 @@ class BaseMutable(nn.Module, ABC, Generic[Choice, Chosen]):
     @is_fixed.setter
     def is_fixed(self, is_fixed: bool) -> None:
         if not isinstance(is_fixed, bool):
-            raise TypeError(f"is_fixed must be a bool, got {is_fixed!r}")
+            raise TypeAssertionError(f"is_fixed must be a bool (True or False), got {is_fixed!r}")
         if self._is_fixed:
             raise AttributeError(
                 f"{type(self).__name__} is already fixed; is_fixed cannot be set again"
@@ -77,6 +86,6 @@ class BaseMutable(nn.Module, ABC, Generic[Choice, Chosen]):
 
     def _check_not_fixed(self, method: str) -> None:
         if self._is_fixed:
-            raise AttributeError(
+            raise AttributeAssertionError(
                 f"{type(self).__name__} is already fixed; {method} cannot be called again"
             )

@@ -1,7 +1,8 @@
 """Building a mutable's candidates from modules or config dicts.
 
 Config dicts whose ``type`` is a class or callable are built directly; a string ``type`` goes
-through mmengine's registry, which is imported only then (mmengine stays optional).
+through the ``'mmrazor'`` registry (``nasops.razor.registry``, a child of mmengine's), which is
+imported only then (mmengine stays optional).
 """
 
 import copy
@@ -11,12 +12,16 @@ from typing import Any
 
 from torch import nn
 
+from nasops.razor.errors import ValueAssertionError
+
 
 def build_from_registry(cfg: dict[str, Any]) -> nn.Module:
-    """Build ``cfg`` (``type`` a registered name) with mmengine's MODELS registry."""
+    """Build ``cfg`` (``type`` a registered name) with the ``'mmrazor'`` MODELS registry."""
     try:
-        from mmengine.registry import MODELS
-    except ImportError as err:
+        from nasops.razor.registry import MODELS
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("mmengine"):
+            raise
         raise ImportError(
             f"candidate config type {cfg['type']!r} is a registry name, which needs mmengine "
             "(not installed); pass a class or callable as 'type' instead"
@@ -61,7 +66,7 @@ def build_candidates(
             f"got {type(candidates).__name__}"
         )
     if len(candidates) == 0:
-        raise ValueError("candidates is empty; give at least one candidate")
+        raise ValueAssertionError("candidates is empty; give at least one candidate")
     built = nn.ModuleDict()
     for name, cand in candidates.items():
         if not isinstance(name, str):

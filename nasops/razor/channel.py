@@ -9,6 +9,7 @@ import torch
 
 from nasops.razor.base import BaseMutable, DumpChosen
 from nasops.razor.derived import DerivedMethodMixin, DerivedMutable
+from nasops.razor.errors import ValueAssertionError
 
 ChannelChoice = int | float
 
@@ -114,7 +115,9 @@ class SquentialMutableChannel(SimpleMutableChannel):
     def __init__(self, num_channels: int, choice_mode: str = "number", **kwargs: Any) -> None:
         super().__init__(num_channels, **kwargs)
         if choice_mode not in ("number", "ratio"):
-            raise ValueError(f"choice_mode must be 'number' or 'ratio', got {choice_mode!r}")
+            raise ValueAssertionError(
+                f"choice_mode must be 'number' or 'ratio', got {choice_mode!r}"
+            )
         self.choice_mode = choice_mode
 
     @property
@@ -132,14 +135,17 @@ class SquentialMutableChannel(SimpleMutableChannel):
         self._set_count(self._to_count(choice))
 
     def _to_count(self, choice: ChannelChoice) -> int:
-        if isinstance(choice, float) and 0 < choice <= 1:
-            return max(1, int(self.num_channels * choice))
+        """An int is a count; a float is a ratio of ``num_channels``, clamped to the width
+        (as mmrazor reads it: ``120.0`` on 128 channels keeps all 128).
+        """
+        if isinstance(choice, float) and choice > 0:
+            return min(self.num_channels, max(1, int(self.num_channels * choice)))
         if isinstance(choice, int) and not isinstance(choice, bool):
             if 1 <= choice <= self.num_channels:
                 return choice
-        raise ValueError(
+        raise ValueAssertionError(
             f"{type(self).__name__}: choice {choice!r} is neither a channel count in "
-            f"[1, {self.num_channels}] nor a ratio in (0, 1]"
+            f"[1, {self.num_channels}] nor a positive ratio (a float)"
         )
 
     def _set_count(self, count: int) -> None:
@@ -157,7 +163,7 @@ class OneShotMutableChannel(SquentialMutableChannel):
     Args:
         num_channels: the maximum channel count.
         candidate_choices: the allowed counts (``'number'``) or ratios (``'ratio'``); the full
-            width when omitted.
+            width when omitted. The channel starts at the full width, as in mmrazor.
         choice_mode: see ``SquentialMutableChannel``.
     """
 
@@ -176,7 +182,6 @@ class OneShotMutableChannel(SquentialMutableChannel):
         for c in candidates:
             self._to_count(c)
         self.candidate_choices = candidates
-        self.current_choice = candidates[-1]
 
     @property
     def choices(self) -> list[ChannelChoice]:
@@ -193,7 +198,7 @@ class OneShotMutableChannel(SquentialMutableChannel):
     @current_choice.setter
     def current_choice(self, choice: ChannelChoice) -> None:
         if choice not in self.candidate_choices:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__}: choice {choice!r} is not a candidate; accepted are "
                 f"{self.candidate_choices}"
             )

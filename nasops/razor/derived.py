@@ -6,6 +6,7 @@ of its source mutables, found by walking the closures of those functions.
 
 import inspect
 import itertools
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from nasops.razor.base import BaseMutable, DumpChosen
 
 Number = int | float
+logger = logging.getLogger(__name__)
 
 
 def make_divisible(
@@ -44,12 +46,32 @@ def _prefix_mask(length: int, ones: int, like: torch.Tensor) -> torch.Tensor:
     return mask
 
 
+def _concat_choice_fn(mutables: Iterable[Any]) -> Callable[[], int]:
+    """The choice of channels side by side: the sum of their active counts (live)."""
+    parts = list(mutables)
+
+    def choice_fn() -> int:
+        return sum(m._derive_number() for m in parts)
+
+    return choice_fn
+
+
+def _concat_mask_fn(mutables: Iterable[Any]) -> Callable[[], torch.Tensor]:
+    """The mask of channels side by side: their masks concatenated (live)."""
+    parts = list(mutables)
+
+    def mask_fn() -> torch.Tensor:
+        return torch.cat([m.current_mask for m in parts])
+
+    return mask_fn
+
+
 class DerivedMethodMixin:
     """Derivations shared by values, channels and derived mutables, and their operators.
 
-    ``m * k`` expands, ``m // k`` divides (``k`` an int uses divisor 8 as mmrazor does; a float
-    uses divisor 1; ``(ratio, divisor)`` gives both). A channel times a one-shot value is live
-    in both operands.
+    ``m * k`` expands, ``m // k`` divides (``k`` an int or float is truncated to an int and
+    uses divisor 8, as mmrazor does; ``(ratio, divisor)`` gives both). A channel times a
+    one-shot value is live in both operands.
     """
 
     def _derive_number(self) -> Number:
@@ -128,14 +150,7 @@ class DerivedMethodMixin:
                     f"concat needs mutables with a current_mask (channels); {type(m).__name__} "
                     "has none"
                 )
-
-        def choice_fn() -> int:
-            return sum(m._derive_number() for m in parts)  # type: ignore[attr-defined]
-
-        def mask_fn() -> torch.Tensor:
-            return torch.cat([m.current_mask for m in parts])  # type: ignore[attr-defined]
-
-        return DerivedMutable(choice_fn=choice_fn, mask_fn=mask_fn)
+        return DerivedMutable(choice_fn=_concat_choice_fn(parts), mask_fn=_concat_mask_fn(parts))
 
     def __mul__(self, other: Any) -> "DerivedMutable":
         if _is_number(other):
@@ -155,6 +170,9 @@ class DerivedMethodMixin:
     def __floordiv__(self, other: Any) -> "DerivedMutable":
         if isinstance(other, tuple) and len(other) == 2:
             return self.derive_divide_mutable(*other)
+        if isinstance(other, float):
+            # mmrazor's ``//`` truncates a float ratio and keeps divisor 8, like ``// int``.
+            return self.derive_divide_mutable(int(other))
         if _is_number(other) or (isinstance(other, BaseMutable) and not _has_mask(other)):
             return self.derive_divide_mutable(other)
         raise TypeError(
@@ -257,9 +275,14 @@ class DerivedMutable(DerivedMethodMixin, BaseMutable[Any, Any]):
         raise RuntimeError("a derived mutable is fixed through its sources, not directly")
 
     def fix_chosen(self, chosen: Any = None) -> None:
-        """No effect: a derived mutable follows its sources (fix those instead)."""
+        """No effect (logged, as mmrazor does): a derived mutable follows its sources."""
+        logger.warning(
+            "fix_chosen on a derived mutable has no effect; fix its source mutables instead"
+        )
 
     def dump_chosen(self) -> DumpChosen:
+        """The current value, logged as mmrazor does: it depends on the source mutables."""
+        logger.warning("dump_chosen on a derived mutable: its value depends on its source mutables")
         return DumpChosen(chosen=self.current_choice, meta=None)
 
     @property

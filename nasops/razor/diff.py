@@ -18,6 +18,7 @@ from nasops.razor import _reduce
 from nasops.razor._reduce import sum_all, sum_weighted
 from nasops.razor.base import DumpChosen
 from nasops.razor.candidates import build_candidates
+from nasops.razor.errors import ValueAssertionError
 from nasops.razor.mutable_module import MutableModule
 
 StrOrList = str | list[str]
@@ -61,7 +62,9 @@ class DiffMutableModule(MutableModule[StrOrList, StrOrList]):
     def _names(self, argument: str, chosen: StrOrList) -> list[str]:
         names = [chosen] if isinstance(chosen, str) else list(chosen)
         if not all(isinstance(n, str) for n in names):
-            raise ValueError(f"{argument} must be a name or a list of names, got {chosen!r}")
+            raise ValueAssertionError(
+                f"{argument} must be a name or a list of names, got {chosen!r}"
+            )
         self._check_names(argument, names)
         return names
 
@@ -126,7 +129,9 @@ class DiffMutableOP(DiffMutableModule):
         return sum_all([lambda op=op: op(x) for op in self._candidates.values()])
 
     def sample_choice(self, arch_param: torch.Tensor) -> str:
-        """The name with the largest logit."""
+        """The name with the largest logit (the fixed choice once fixed)."""
+        if self.is_fixed:
+            return self._current_choice
         return self.choices[int(arch_param.argmax())]
 
 
@@ -207,18 +212,20 @@ class DiffChoiceRoute(DiffMutableModule):
 
     def _validate_choice(self, choice: StrOrList) -> None:
         if isinstance(choice, str):
-            raise ValueError(f"a route's current_choice is a list of edge names, got {choice!r}")
+            raise ValueAssertionError(
+                f"a route's current_choice is a list of edge names, got {choice!r}"
+            )
         self._names("current_choice", choice)
 
     def fix_chosen(self, chosen: list[str]) -> None:
         if isinstance(chosen, str):
-            raise ValueError(f"a route's chosen is a list of edge names, got {chosen!r}")
+            raise ValueAssertionError(f"a route's chosen is a list of edge names, got {chosen!r}")
         super().fix_chosen(chosen)
 
     def _calls(self, x: Sequence[Any]) -> list:
         if not isinstance(x, list | tuple) or len(x) != len(self._edge_names):
             got = len(x) if isinstance(x, list | tuple) else type(x).__name__
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__} takes a list with one input per edge "
                 f"({len(self._edge_names)}: {self._edge_names}), got {got}"
             )
@@ -247,7 +254,11 @@ class DiffChoiceRoute(DiffMutableModule):
         return sum_weighted(self._calls(x), self.compute_arch_probs(arch_param))
 
     def sample_choice(self, arch_param: torch.Tensor) -> list[str]:
-        """The ``num_chosen`` edges with the largest logits, best first."""
+        """The ``num_chosen`` edges with the largest logits, best first (the kept edges once
+        fixed: the arch param spans the original edges, which fixing dropped).
+        """
+        if self.is_fixed:
+            return list(self._chosen)
         k = min(self.num_chosen, len(self.choices))
         return [self.choices[i] for i in _reduce.host_list(arch_param.topk(k).indices)]
 

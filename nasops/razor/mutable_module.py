@@ -7,6 +7,7 @@ from typing import Any, Generic
 import torch
 
 from nasops.razor.base import BaseMutable, Choice, Chosen
+from nasops.razor.errors import RuntimeAssertionError, ValueAssertionError
 
 
 class MutableModule(BaseMutable[Choice, Chosen], Generic[Choice, Chosen]):
@@ -41,9 +42,16 @@ class MutableModule(BaseMutable[Choice, Chosen], Generic[Choice, Chosen]):
             self._validate_choice(choice)
         self._current_choice = choice
 
-    @abstractmethod
     def _validate_choice(self, choice: Choice) -> None:
-        """Raise ``ValueError`` unless ``choice`` is valid for the current candidates."""
+        """Raise ``ValueError`` unless ``choice`` is one of ``choices``.
+
+        Mutables whose choice takes another form (a list of names) override this.
+        """
+        if choice not in self.choices:
+            raise ValueAssertionError(
+                f"{type(self).__name__}: choice {choice!r} is not a candidate; accepted are "
+                f"{self.choices}"
+            )
 
     @property
     @abstractmethod
@@ -65,14 +73,14 @@ class MutableModule(BaseMutable[Choice, Chosen], Generic[Choice, Chosen]):
     def _check_names(self, argument: str, names: list[str]) -> None:
         unknown = [n for n in names if n not in self.choices]
         if unknown or not names:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__}: {argument}={names!r} names no candidate or an unknown "
                 f"one ({unknown!r}); accepted names are {self.choices}"
             )
 
     def _require_choice(self) -> Choice:
         if self._current_choice is None:
-            raise RuntimeError(
+            raise RuntimeAssertionError(
                 f"{type(self).__name__} has no current_choice to dump; set one (e.g. with "
                 "NasMutator.set_choices) or fix the mutable first"
             )

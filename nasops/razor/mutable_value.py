@@ -6,6 +6,7 @@ from typing import Any
 
 from nasops.razor.base import BaseMutable, DumpChosen
 from nasops.razor.derived import DerivedMethodMixin
+from nasops.razor.errors import ValueAssertionError
 
 Value = int | float
 
@@ -58,7 +59,7 @@ class MutableValue(DerivedMethodMixin, BaseMutable[Value, Value]):
     @current_choice.setter
     def current_choice(self, choice: Value) -> None:
         if choice not in self._choices:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__}: choice {choice!r} is not in value_list; accepted "
                 f"values are {self._choices}"
             )

@@ -17,6 +17,7 @@ from nasops.razor._walk import named_source_mutables
 from nasops.razor.base import BaseMutable
 from nasops.razor.channel import BaseMutableChannel
 from nasops.razor.diff import DiffMutableModule
+from nasops.razor.errors import RuntimeAttributeError, ValueAssertionError, ValueAttributeError
 from nasops.razor.mutable_module import MutableModule
 
 KINDS = ("random", "max", "min")
@@ -44,7 +45,7 @@ def build_search_groups(
     named_groups: list[list[str]] = []
     for group in custom_groups or []:
         if isinstance(group, str) or not group:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"custom_groups entries must be non-empty lists of keys, got {group!r}"
             )
         names: list[str] = []
@@ -52,7 +53,7 @@ def build_search_groups(
             if key in alias2names:
                 clash = [n for n in alias2names[key] if n in group]
                 if clash:
-                    raise ValueError(
+                    raise ValueAssertionError(
                         f"custom_groups key {key!r} is an alias; list either it or its modules "
                         f"{alias2names[key]}, not both (got {clash})"
                     )
@@ -61,7 +62,9 @@ def build_search_groups(
                 names.append(key)
             else:
                 legal = sorted(alias2names) + sorted(name2mutable)
-                raise ValueError(f"custom_groups key {key!r} is not legal; legal keys are {legal}")
+                raise ValueAssertionError(
+                    f"custom_groups key {key!r} is not legal; legal keys are {legal}"
+                )
         named_groups.append(names)
     for names in alias2names.values():
         taken = {n for g in named_groups for n in g}
@@ -74,7 +77,7 @@ def build_search_groups(
     flat = [n for g in named_groups for n in g]
     duplicates = sorted({n for n in flat if flat.count(n) > 1})
     if duplicates:
-        raise ValueError(f"custom_groups list these mutables more than once: {duplicates}")
+        raise ValueAssertionError(f"custom_groups list these mutables more than once: {duplicates}")
 
     groups: dict[str, list[BaseMutable]] = {}
     for i, names in enumerate(named_groups):
@@ -82,7 +85,7 @@ def build_search_groups(
         prefixes = [type(m).mutable_prefix for m in members]
         choices = [list(m.choices) for m in members]
         if any(p != prefixes[0] for p in prefixes) or any(c != choices[0] for c in choices):
-            raise ValueError(
+            raise ValueAssertionError(
                 f"the mutables {names} form one group but differ in kind ({prefixes}) or "
                 f"choices ({choices}); a group shares one choice"
             )
@@ -109,6 +112,15 @@ class NasMutator(nn.Module):
         self.init_cfg = init_cfg
         self._search_groups: dict[str, list[BaseMutable]] | None = None
         self._arch_params: nn.ParameterDict | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # A property whose getter raises AttributeError (``arch_params`` before preparing,
+        # ``max_choices`` on module groups) makes Python fall back to ``__getattr__``, where
+        # nn.Module would replace its message: run the getter again to raise its own error.
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property):
+            return prop.fget(self)
+        return super().__getattr__(name)
 
     def prepare_from_supernet(self, supernet: nn.Module) -> None:
         """Build the search groups of ``supernet`` (call again after changing the model)."""
@@ -141,7 +153,7 @@ class NasMutator(nn.Module):
     @property
     def arch_params(self) -> nn.ParameterDict:
         if self._arch_params is None:
-            raise RuntimeError("call prepare_arch_params first to create the arch params")
+            raise RuntimeAttributeError("call prepare_arch_params first to create the arch params")
         return self._arch_params
 
     def _arch_param(self, name: str) -> nn.Parameter | None:
@@ -174,7 +186,7 @@ class NasMutator(nn.Module):
             elif kind == "random":
                 choices[name] = group[0].sample_choice()  # type: ignore[attr-defined]
             elif isinstance(group[0], MutableModule):
-                raise ValueError(
+                raise ValueAttributeError(
                     f"sample_choices: kind={kind!r} needs ordered choices; group {name!r} "
                     f"({type(group[0]).__name__}) chooses among named modules; use 'random'"
                 )

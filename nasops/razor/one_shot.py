@@ -4,18 +4,21 @@ import math
 import random
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic
 
 import torch
 
 from nasops.razor._reduce import sum_all
-from nasops.razor.base import DumpChosen
+from nasops.razor.base import Choice, Chosen, DumpChosen
 from nasops.razor.candidates import build_candidates
+from nasops.razor.errors import ValueAssertionError
 from nasops.razor.mutable_module import MutableModule
 
 
-class OneShotMutableModule(MutableModule[str, str]):
+class OneShotMutableModule(MutableModule[Choice, Chosen], Generic[Choice, Chosen]):
     """A module mutable that runs one path per forward.
+
+    Generic like mmrazor's documented base, so ``OneShotMutableModule[str, str]`` subclasses.
 
     ``forward`` runs the fixed candidate once fixed, every candidate summed while
     ``current_choice`` is None, and only the chosen candidate otherwise.
@@ -37,7 +40,7 @@ class OneShotMutableModule(MutableModule[str, str]):
         """Forward through the candidate named ``choice`` only."""
 
 
-class OneShotMutableOP(OneShotMutableModule):
+class OneShotMutableOP(OneShotMutableModule[str, str]):
     """Choose one op among named candidates; sampling is uniform.
 
     Args:
@@ -69,7 +72,7 @@ class OneShotMutableOP(OneShotMutableModule):
 
     def _validate_choice(self, choice: str) -> None:
         if not isinstance(choice, str) or choice not in self._candidates:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__}: choice {choice!r} is not a candidate; accepted names "
                 f"are {self.choices}"
             )
@@ -107,7 +110,8 @@ class OneShotProbMutableOP(OneShotMutableOP):
 
     Args:
         candidates: see ``OneShotMutableOP``.
-        choice_probs: one probability per candidate, non-negative, summing to 1.
+        choice_probs: one probability per candidate, in candidate order, non-negative, summing
+            to 1; kept as that list.
     """
 
     def __init__(
@@ -120,18 +124,20 @@ class OneShotProbMutableOP(OneShotMutableOP):
     ) -> None:
         super().__init__(candidates, module_kwargs=module_kwargs, alias=alias, init_cfg=init_cfg)
         if choice_probs is None or len(choice_probs) != len(self.choices):
-            raise ValueError(
+            raise ValueAssertionError(
                 f"choice_probs must give one probability per candidate ({len(self.choices)}), "
                 f"got {choice_probs!r}"
             )
         probs = [float(p) for p in choice_probs]
         if any(p < 0 for p in probs) or not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
-            raise ValueError(
+            raise ValueAssertionError(
                 f"choice_probs must be non-negative and sum to 1, got {choice_probs!r} "
                 f"(sum {sum(probs)})"
             )
-        self.choice_probs = dict(zip(self.choices, probs, strict=True))
+        self.choice_probs = probs
 
     def sample_choice(self) -> str:
-        names = self.choices
-        return random.choices(names, weights=[self.choice_probs[n] for n in names])[0]
+        """A candidate drawn with ``choice_probs`` (the kept one once fixed)."""
+        if self.is_fixed:
+            return self._chosen
+        return random.choices(self.choices, weights=self.choice_probs)[0]

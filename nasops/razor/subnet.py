@@ -10,6 +10,7 @@ from torch import nn
 
 from nasops.razor._walk import named_source_mutables
 from nasops.razor.base import DumpChosen
+from nasops.razor.errors import RuntimeAssertionError
 
 FixSubnet = dict[str, DumpChosen]
 
@@ -56,7 +57,9 @@ def export_fix_subnet(
         raise ValueError("export_channel=True belongs to the pruning ('mutator') mode")
     fix_subnet: FixSubnet = {}
     for name, m in named_source_mutables(model).items():
-        fix_subnet[m.alias or name] = m.dump_chosen()
+        dump = m.dump_chosen()
+        # A custom mutable written to mmrazor's guide returns the bare choice.
+        fix_subnet[m.alias or name] = dump if isinstance(dump, DumpChosen) else DumpChosen(dump)
     sliced = None
     if slice_weight:
         sliced = copy.deepcopy(model)
@@ -147,7 +150,7 @@ def load_fix_subnet(
         if m.alias is not None:
             key = m.alias
             if key not in subnet_dict:
-                raise RuntimeError(
+                raise RuntimeAssertionError(
                     f"alias {key!r} is not in subnet_dict (keys {list(subnet_dict)})"
                 )
         else:

@@ -74,6 +74,8 @@ def test_diff_op_sample_choice_is_the_argmax_and_threshold_is_checked() -> None:
         DiffMutableOP(scales(1.0), fix_threshold=1.5)
     with pytest.raises(ValueError, match="unknown"):
         op.fix_chosen(["s1", "bad"])
+    op.fix_chosen("s2")  # once fixed, the arch param (over the original candidates) has no say
+    assert op.sample_choice(torch.tensor([0.1, 3.0, -1.0])) == "s2"
 
 
 def test_one_hot_op_runs_one_sampled_candidate_weighted_by_one(backend: str) -> None:
@@ -118,6 +120,8 @@ def test_route_with_arch_param_weights_edges_and_samples_top_k(backend: str) -> 
         route(xs, alpha), (p * torch.tensor([1.0, 10.0, 100.0])).sum() * xs[0]
     )
     assert route.sample_choice(alpha) == ["e2", "e0"]
+    route.fix_chosen(["e1"])
+    assert route.sample_choice(alpha) == ["e1"]
 
 
 def test_route_checks_the_number_of_inputs() -> None:

@@ -66,12 +66,14 @@ def test_expand_tracks_the_source_and_cannot_be_set() -> None:
 
 
 def test_divide_uses_make_divisible() -> None:
-    mv = OneShotMutableValue([120, 128, 136])
+    mv = MutableValue([120, 128, 136])
     by8, by8_3, by8f = mv // 8, mv // (8, 3), mv // 8.0
-    expected = {120: (16, 15, 15), 128: (16, 15, 16), 136: (16, 18, 17)}
-    for value, (a, b, c) in expected.items():
+    float_ratio = mv.derive_divide_mutable(8.0)  # a float ratio asked for directly: divisor 1
+    expected = {120: (16, 15, 16, 15), 128: (16, 15, 16, 16), 136: (16, 18, 16, 17)}
+    for value, want in expected.items():
         mv.current_choice = value
-        assert (by8.current_choice, by8_3.current_choice, by8f.current_choice) == (a, b, c)
+        got = (by8, by8_3, by8f, float_ratio)
+        assert tuple(d.current_choice for d in got) == want
     assert make_divisible(30, 8) == 32 and make_divisible(10, 8) == 16
 
 
@@ -113,7 +115,7 @@ def test_concat_adds_choices_and_concatenates_masks() -> None:
         DerivedMutable.derive_concat_mutable([a, OneShotMutableValue([1])])
 
 
-def test_derived_sources_fixing_and_dump() -> None:
+def test_derived_sources_fixing_and_dump(caplog: pytest.LogCaptureFixture) -> None:
     ch, mv = SquentialMutableChannel(8), OneShotMutableValue([1.0, 2.0])
     derived = ch * mv
     assert not derived.is_fixed
@@ -124,6 +126,12 @@ def test_derived_sources_fixing_and_dump() -> None:
     with pytest.raises(RuntimeError):
         derived.is_fixed = True
     assert derived.dump_chosen() == DumpChosen(chosen=16, meta=None)
+    derived.fix_chosen(3)  # no effect, logged like mmrazor
+    assert derived.current_choice == 16
+    assert [r.getMessage().split(";")[0].split(":")[0] for r in caplog.records] == [
+        "dump_chosen on a derived mutable",
+        "fix_chosen on a derived mutable has no effect",
+    ]
     with pytest.raises(RuntimeError, match="no source mutable"):
         DerivedMutable(choice_fn=lambda: 3)
     with pytest.raises(ValueError, match="source"):
@@ -151,6 +159,16 @@ def test_sequential_channel_modes_and_mask() -> None:
     assert (ten * 0.5).current_choice == 1
 
 
+def test_a_float_channel_choice_is_a_ratio_clamped_to_the_width() -> None:
+    ch = SquentialMutableChannel(128)
+    ch.current_choice = 120.0  # mmrazor reads a float as a ratio: 120 x 128 channels, clamped
+    assert ch.current_choice == 128
+    ch.current_choice = 0.5
+    assert ch.current_choice == 64
+    with pytest.raises(ValueError, match="positive ratio"):
+        ch.current_choice = -0.5
+
+
 def test_simple_channel_takes_a_mask() -> None:
     ch = SimpleMutableChannel(4)
     ch.current_choice = torch.tensor([False, True, False, False])
@@ -166,6 +184,8 @@ def test_one_shot_channel_candidates_are_not_shared() -> None:
     big.current_choice = 16
     ch = OneShotMutableChannel(16, candidate_choices=[16, 8])
     assert (ch.choices, ch.current_choice, ch.min_choice) == ([8, 16], 16, 8)
+    # Like mmrazor, the channel starts at its full width, whatever the candidates.
+    assert OneShotMutableChannel(8, candidate_choices=[6, 2, 4]).current_choice == 8
     with pytest.raises(ValueError, match="not a candidate"):
         ch.current_choice = 12
 
