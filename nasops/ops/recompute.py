@@ -46,12 +46,12 @@ class _Plan:
     __slots__ = (
         "active",
         "candidates",
+        "captured",
         "cpu_state",
         "cuda_states",
         "is_tensor",
         "leaves",
         "num_inputs",
-        "param_names",
         "param_slices",
         "scale",
         "spec",
@@ -111,23 +111,25 @@ def _active(weights: torch.Tensor | None, count: int) -> list[int]:
 
 
 def _capture_parameters(plan: _Plan) -> list[torch.Tensor]:
-    """The parameters requiring grad of each active candidate as the forward sees them (the
-    tensors ``functional_call`` swapped in, if any); their names and each candidate's slice of
-    the flat list go to ``plan``."""
+    """Each active candidate's parameters as the forward sees them (the tensors
+    ``functional_call`` swapped in, if any), kept in ``plan``; returns those that require grad,
+    which become inputs of the autograd function, each candidate's run at ``plan.param_slices``.
+    """
     params: list[torch.Tensor] = []
-    plan.param_names, plan.param_slices = [], []
+    plan.captured, plan.param_slices = [], []
     for i in plan.active:
         start = len(params)
-        own = [(n, p) for n, p in plan.candidates[i].named_parameters() if p.requires_grad]
-        plan.param_names.append([n for n, _ in own])
-        params.extend(p for _, p in own)
+        named = list(plan.candidates[i].named_parameters())
+        plan.captured.append(named)
+        params.extend(p for _, p in named if p.requires_grad)
         plan.param_slices.append(slice(start, len(params)))
     return params
 
 
 def _call(plan: _Plan, position: int, inputs: Sequence[torch.Tensor], params: Sequence) -> Any:
-    """Run active candidate ``position`` on ``inputs``, with the captured ``params`` when they
-    are no longer the module's own (the forward ran under ``functional_call``)."""
+    """Run active candidate ``position`` on ``inputs`` and its captured parameters (``params``:
+    those requiring grad, as the autograd function holds them), through ``functional_call``
+    when they are no longer the module's own."""
     module = plan.candidates[plan.active[position]]
     it = iter(inputs)
     leaves = [
@@ -135,11 +137,12 @@ def _call(plan: _Plan, position: int, inputs: Sequence[torch.Tensor], params: Se
         for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True)
     ]
     args, kwargs = _pytree.tree_unflatten(leaves, plan.spec)
+    grads = iter(params)
+    captured = {n: next(grads) if p.requires_grad else p for n, p in plan.captured[position]}
     own = dict(module.named_parameters())
-    names = plan.param_names[position]
-    if all(own.get(name) is p for name, p in zip(names, params, strict=True)):
+    if all(own.get(name) is p for name, p in captured.items()):
         return module(*args, **kwargs)
-    return functional_call(module, dict(zip(names, params, strict=True)), args, kwargs)
+    return functional_call(module, captured, args, kwargs)
 
 
 def _cuda_devices(tensors: Sequence[torch.Tensor]) -> list[int]:
