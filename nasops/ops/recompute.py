@@ -119,9 +119,10 @@ def _capture_parameters(plan: _Plan) -> list[torch.Tensor]:
     plan.captured, plan.param_slices = [], []
     for i in plan.active:
         start = len(params)
-        named = list(plan.candidates[i].named_parameters())
+        # requires_grad is read now: a trainer may freeze weights for one forward only.
+        named = [(n, p, p.requires_grad) for n, p in plan.candidates[i].named_parameters()]
         plan.captured.append(named)
-        params.extend(p for _, p in named if p.requires_grad)
+        params.extend(p for _, p, grad in named if grad)
         plan.param_slices.append(slice(start, len(params)))
     return params
 
@@ -138,7 +139,7 @@ def _call(plan: _Plan, position: int, inputs: Sequence[torch.Tensor], params: Se
     ]
     args, kwargs = _pytree.tree_unflatten(leaves, plan.spec)
     grads = iter(params)
-    captured = {n: next(grads) if p.requires_grad else p for n, p in plan.captured[position]}
+    captured = {n: next(grads) if grad else p for n, p, grad in plan.captured[position]}
     own = dict(module.named_parameters())
     if all(own.get(name) is p for name, p in captured.items()):
         return module(*args, **kwargs)

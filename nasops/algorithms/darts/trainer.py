@@ -130,7 +130,10 @@ class DartsTrainer(OneShotTrainer):
 
     def _backward(self, val_X: torch.Tensor, val_y: torch.Tensor) -> None:
         """First-order DARTS: the gradient of the validation loss, into the architecture only."""
-        _, loss = self._logits_and_loss(val_X, val_y)
+        # The weights are frozen for this forward: only α's gradient is taken, and a
+        # recomputed candidate then skips its weights' gradients as autograd does otherwise.
+        with _frozen(list(self._weights().values())):
+            _, loss = self._logits_and_loss(val_X, val_y)
         alphas = self._alphas()
         if alphas:
             loss.backward(inputs=alphas)
@@ -199,15 +202,19 @@ class DartsTrainer(OneShotTrainer):
     def _alphas(self) -> list[torch.Tensor]:
         return [alpha for alpha in self.mutator.parameters() if alpha.requires_grad]
 
-    @contextlib.contextmanager
-    def _architecture_frozen(self) -> Iterator[None]:
+    def _architecture_frozen(self) -> contextlib.AbstractContextManager[None]:
         # The weight step does not move α: computing α's gradient there (NNI did, then
         # discarded it) only costs time and memory.
-        alphas = self._alphas()
-        for alpha in alphas:
-            alpha.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for alpha in alphas:
-                alpha.requires_grad_(True)
+        return _frozen(self._alphas())
+
+
+@contextlib.contextmanager
+def _frozen(tensors: list[torch.Tensor]) -> Iterator[None]:
+    """``tensors`` do not require grad inside the block."""
+    for tensor in tensors:
+        tensor.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for tensor in tensors:
+            tensor.requires_grad_(True)
