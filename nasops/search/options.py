@@ -27,6 +27,8 @@ class SearchOptions:
         channels: channels of each node in the first cells of the supernet.
         batch_size: of every loader.
         progress: show progress bars.
+        memory: ``"default"`` or ``"recompute"`` (the DARTS family and one-shot search).
+        compile: run the supernet's forward under torch.compile (DARTS and P-DARTS).
     """
 
     algo: str
@@ -40,6 +42,8 @@ class SearchOptions:
     channels: int = 8
     batch_size: int = 64
     progress: bool = True
+    memory: str = "default"
+    compile: bool = False
 
     @property
     def dataset(self) -> str:

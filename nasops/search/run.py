@@ -15,7 +15,12 @@ import nasops
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import LayerChoice
 from nasops.search import data, genotype
-from nasops.search.algorithms import ALGORITHMS, SearchSetup, build_trainer
+from nasops.search.algorithms import (
+    ALGORITHMS,
+    SearchSetup,
+    build_trainer,
+    check_lean_options,
+)
 from nasops.search.options import SearchOptions, check_counts, prepare_out, resolve_device
 from nasops.search.recorder import SearchRecorder
 from nasops.search.retrain import count_correct, retrain
@@ -35,6 +40,7 @@ def search(options: SearchOptions) -> dict[str, Any]:
     starts wherever it can be known then.
     """
     check_counts(options)
+    check_lean_options(ALGORITHMS[options.algo], options.memory, options.compile)
     device = resolve_device(options.device)
     images = (
         data.load_digits() if options.data_dir is None else data.load_image_folder(options.data_dir)
@@ -72,6 +78,8 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         device,
         [recorder],
         options.progress,
+        options.memory,
+        options.compile,
     )
     started = time.perf_counter()
     architecture = _search_and_export(setup, options, choices)
@@ -115,6 +123,8 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         },
         "device": str(device),
         "backend": nasops.extension_info()["backend"],
+        "memory": options.memory,
+        "compile": options.compile,
         "versions": _versions(),
         "search_seconds": round(search_seconds, 2),
         "retrain_seconds": round(retrain_seconds, 2),
