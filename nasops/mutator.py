@@ -52,7 +52,7 @@ class Mutator(BaseMutator):
         keeps no candidate's activations for backward and recomputes them there
         (:func:`~nasops.ops.recompute.recompute_reduce`). Other LayerChoices (reduction
         "concat" or "none": warned once each; one candidate under a bool mask) and every
-        InputChoice run as in the default mode."""
+        InputChoice run as in the default mode, as does every call without grad."""
         return self._memory
 
     @memory.setter
@@ -189,6 +189,8 @@ class Mutator(BaseMutator):
         return self._reduce(outputs, decision, mutable.reduction), decision.mask
 
     def _recomputes(self, mutable: LayerChoice, decision: Decision) -> bool:
+        if not torch.is_grad_enabled():
+            return False  # nothing is kept for backward anyway
         if not decision.indices or (decision.weights is None and len(decision.indices) == 1):
             return False  # nothing is mixed: the default mode keeps what a plain module would
         if mutable.reduction in RECOMPUTED_REDUCTIONS:
