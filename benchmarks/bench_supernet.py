@@ -1,16 +1,19 @@
-"""A DARTS search step on nasops against the same supernet on NNI's reduction path (issue 7).
+"""A DARTS search step on nasops against the same supernet on NNI's reduction path (issues 7, 17).
 
-The supernet is a stem, one normal and one reduction ``DartsCell`` (DARTS' 8 operations per
-edge); one step is first-order DARTS: the architecture step, then the weight step. Both paths
-are timed round-robin in one process (same threads, medians); each path's peak memory is
-measured in a fresh process. The measurement lives in ``nasops.bench.supernet``, shared with
-``nasops bench --levels supernet``.
+The supernet is a stem and ``--cells`` ``DartsCell`` s (DARTS' 8 operations per edge, the
+middle cell reduces); one step is first-order DARTS: the architecture step, then the weight
+step. The paths (NNI's, nasops' fused reductions, nasops' DartsTrainer step by default, with
+memory="recompute" and with compile=True) are timed round-robin in one process (same threads,
+medians); each path's peak memory is measured in a fresh process. The measurement lives in
+``nasops.bench.supernet``, shared with ``nasops bench --levels supernet``.
 
     python benchmarks/bench_supernet.py [--rounds R] [--threads T] [--device cpu|cuda]
-        [--batch B] [--image-size S] [--channels C] [--nodes N] [--no-memory]
+        [--batch B] [--image-size S] [--channels C] [--nodes N] [--cells L] [--no-memory]
     pytest benchmarks --benchmark-only -k search_step [--nasops-device cpu|cuda]
 
 Targets: on the CPU >= 1.08x faster and no higher peak; on CUDA >= 1.5x and a lower peak.
+Recompute: peak <= 0.4x NNI's path's, step <= 1.4x nasops' default; compiled >= 1.3x NNI's.
+The memory-lean run of issue 17: --batch 16 --cells 4 --nodes 2 --channels 8 (``LEAN``).
 """
 
 import argparse
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=full.channels)
     parser.add_argument("--nodes", type=int, default=full.n_nodes, help="nodes per cell")
     parser.add_argument(
+        "--cells", type=int, default=full.cells, help="DartsCells (the middle one reduces)"
+    )
+    parser.add_argument(
         "--no-memory", action="store_true", help="time only (no peak-memory processes)"
     )
     args = parser.parse_args(argv)
@@ -65,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     config = supernet.SupernetConfig(
-        batch=args.batch, channels=args.channels, image_size=args.image_size, n_nodes=args.nodes
+        batch=args.batch,
+        channels=args.channels,
+        image_size=args.image_size,
+        n_nodes=args.nodes,
+        cells=args.cells,
     )
     where = torch.cuda.get_device_name() if args.device == "cuda" else cpu_model()
     ext = nasops.extension_info()

@@ -261,6 +261,18 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         help="under torchrun: seconds a rank waits for the others before the run fails "
         "(default: 300)",
     )
+    parser.add_argument(
+        "--memory",
+        default="default",
+        choices=["default", "recompute"],
+        help="recompute: keep one candidate's activations at a time and recompute them in "
+        "backward, for darts, pdarts and oneshot (less memory, a slower step; default: default)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the supernet's forward under torch.compile (darts and pdarts)",
+    )
     # Testing and tuning overrides: how long the retrain runs, a subset of the images, the
     # supernet's width and the batch size.
     parser.add_argument("--retrain-epochs", type=int, default=8, help=argparse.SUPPRESS)
@@ -287,6 +299,8 @@ def _run_search(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.no_progress,
         dist_timeout=args.dist_timeout,
+        memory=args.memory,
+        compile=args.compile,
     )
     try:
         search(options)

@@ -17,10 +17,12 @@ from torch import nn
 
 from nasops._arch_format import to_human_readable
 from nasops._decision import Decision, compile_decision
+from nasops._memory import check_memory, warn_default_once
 from nasops._reduction import reduce_all, reduce_selected
 from nasops.base_mutator import BaseMutator
 from nasops.distributed.rng import architecture_rng
 from nasops.mutables import InputChoice, LayerChoice, Mutable
+from nasops.ops.recompute import RECOMPUTED_REDUCTIONS, recompute_reduce
 
 _logger = logging.getLogger("nasops.mutator")
 
@@ -31,6 +33,9 @@ class Mutator(BaseMutator):
     A mask has one entry per candidate: a bool selects, a float selects when non-zero and
     weights the candidate's output (gradients reach the mask). See
     :data:`nasops._decision.ACCEPTED_MASKS` for the accepted forms.
+
+    :attr:`memory` chooses how a LayerChoice mixing several candidates keeps them for backward
+    (see :mod:`nasops._memory`).
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -38,6 +43,22 @@ class Mutator(BaseMutator):
         self._cache: dict[str, Any] = {}
         self._connect_all = False
         self._decisions: dict[str, Decision] = {}
+        self._memory = "default"
+        self._warned_default: set[str] = set()
+
+    @property
+    def memory(self) -> str:
+        """``"default"`` or ``"recompute"``: a LayerChoice whose decision weights its
+        candidates (a floating mask) or selects several, with reduction "sum" or "mean", then
+        keeps no candidate's activations for backward and recomputes them there
+        (:func:`~nasops.ops.recompute.recompute_reduce`). Other LayerChoices (reduction
+        "concat" or "none": warned once each; one candidate under a bool mask) and every
+        InputChoice run as in the default mode, as does every call without grad."""
+        return self._memory
+
+    @memory.setter
+    def memory(self, memory: str) -> None:
+        self._memory = check_memory(memory)
 
     def sample_search(self) -> dict[str, Any]:
         """Decide every LayerChoice and InputChoice for the next search step; key → mask."""
@@ -150,6 +171,13 @@ class Mutator(BaseMutator):
             return reduce_all(outputs, mutable.reduction), torch.ones(len(mutable)).bool()
         decision = self._decision_for(mutable, len(mutable))
         modules, names = mutable._modules, mutable.names
+        if self._memory == "recompute" and self._recomputes(mutable, decision):
+            candidates = [modules[names[i]] for i in decision.indices]
+            weights = decision.weights
+            if weights is not None:
+                weights = decision.weights_on(_first_tensor_device(args, kwargs, weights))
+            out = recompute_reduce(candidates, args, kwargs, weights, mutable.reduction)
+            return out, decision.mask
         outputs = [modules[names[i]](*args, **kwargs) for i in decision.indices]
         return self._reduce(outputs, decision, mutable.reduction), decision.mask
 
@@ -166,10 +194,25 @@ class Mutator(BaseMutator):
         outputs = [tensor_list[i] for i in decision.indices]
         return self._reduce(outputs, decision, mutable.reduction), decision.mask
 
+    def _recomputes(self, mutable: LayerChoice, decision: Decision) -> bool:
+        if not torch.is_grad_enabled():
+            return False  # nothing is kept for backward anyway
+        if not decision.indices or (decision.weights is None and len(decision.indices) == 1):
+            return False  # nothing is mixed: the default mode keeps what a plain module would
+        if mutable.reduction in RECOMPUTED_REDUCTIONS:
+            return True
+        warn_default_once(self._warned_default, mutable.key, mutable.reduction)
+        return False
+
     def _decision_for(self, mutable: Mutable, size: int) -> Decision:
         mask = self._get_decision(mutable)
         decision = self._decisions.get(mutable.key)
-        if decision is None or not decision.describes(mask):
+        # Under torch.compile the decisions reset() prepared are used as they are: the check
+        # that the cache was not changed since reads tensor versions, which do not trace.
+        stale = decision is None or (
+            not torch.compiler.is_compiling() and not decision.describes(mask)
+        )
+        if stale:
             # The cache was set or changed without reset() (allowed in NNI): prepare it now.
             decision = self._decisions[mutable.key] = self._compile(mutable.key, mask)
         if decision.length != size:
@@ -218,3 +261,12 @@ class Mutator(BaseMutator):
     ) -> Any:
         """NNI's helper: one ``sample_final()`` value as ``export()`` writes it."""
         return to_human_readable(mutable, sampled)
+
+
+def _first_tensor_device(args: tuple, kwargs: dict, fallback: torch.Tensor) -> torch.device:
+    """Where the call's first tensor argument lives (the candidates' outputs will), else where
+    ``fallback`` is."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            return value.device
+    return fallback.device

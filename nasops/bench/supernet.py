@@ -1,11 +1,13 @@
 """One DARTS search step of a small supernet on nasops against the same step on NNI's path.
 
-Every path runs the same model (a stem, one normal and one reduction ``DartsCell``: 7
-candidates per edge plus DartsMutator's zero op, DARTS' 8 operations), the same alphas, batches
-and optimizers. ``nni_path`` is NNI's DartsTrainer step reduced by NNI v2.8's
-``_select_with_mask`` + ``_tensor_reduction`` (:mod:`nasops.bench.nni_path`); ``nasops`` is the
-same step on the fused ops (the reductions alone); ``nasops_trainer`` is nasops' own
-``DartsTrainer.train_step``, the step a nasops search runs, which the targets compare.
+Every path runs the same model (a stem and ``cells`` ``DartsCell`` s, the middle one a
+reduction cell: 7 candidates per edge plus DartsMutator's zero op, DARTS' 8 operations), the
+same alphas, batches and optimizers. ``nni_path`` is NNI's DartsTrainer step reduced by NNI
+v2.8's ``_select_with_mask`` + ``_tensor_reduction`` (:mod:`nasops.bench.nni_path`); ``nasops``
+is the same step on the fused ops (the reductions alone); ``nasops_trainer`` is nasops' own
+``DartsTrainer.train_step``, the step a nasops search runs, which the targets compare;
+``nasops_recompute`` and ``nasops_compiled`` are that step with ``memory="recompute"`` and with
+``compile=True`` (inductor; its first step, which compiles, is reported apart).
 ``nasops bench --levels supernet`` and ``benchmarks/bench_supernet.py`` both measure through
 :func:`measure`.
 """
@@ -13,6 +15,7 @@ same step on the fused ops (the reductions alone); ``nasops_trainer`` is nasops'
 import json
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,12 +41,16 @@ class SupernetConfig:
     n_nodes: int = 4
     classes: int = 10
     seed: int = 0
+    cells: int = 2
 
 
 # DARTS' CIFAR-10 search resolution and channels with a batch of 4 (FULL), or 16² images
 # (QUICK), so one step takes about a second or less on 2 CPU threads (benchmarks/README.md).
 FULL = SupernetConfig()
 QUICK = SupernetConfig(image_size=16)
+# The memory-lean comparison (issue 17): 4 cells of 8-operation edges, batch 16 of 32² images;
+# 2 nodes a cell and 8 channels keep a step within seconds on 2 CPU threads.
+LEAN = SupernetConfig(batch=16, channels=8, image_size=32, n_nodes=2, cells=4)
 ROUNDS = {"full": 11, "quick": 5}
 
 # DARTS' search hyper-parameters (NNI's DartsTrainer and its CIFAR-10 example).
@@ -54,10 +61,13 @@ GRAD_CLIP = 5.0
 
 @dataclass(frozen=True)
 class Targets:
-    """What nasops' step must reach against NNI's path on one device type."""
+    """What nasops' steps must reach against NNI's path on one device type."""
 
     min_speedup: float
     peak_strictly_lower: bool  # False: no higher than NNI's path's peak
+    recompute_max_peak: float = 0.4  # recompute's peak, as a fraction of NNI's path's
+    recompute_max_slowdown: float = 1.4  # recompute's step over nasops' default step
+    compiled_min_speedup: float = 1.3  # the compiled step over NNI's, compilation excluded
 
 
 # On the CPU the candidates' convolutions are most of the step; on CUDA NNI's path also waits
@@ -69,7 +79,8 @@ TARGETS = {
 
 
 class SearchNetwork(nn.Module):
-    """A stem, a normal ``DartsCell``, a reduction ``DartsCell``, global pooling, a classifier."""
+    """A stem, ``config.cells`` ``DartsCell`` s (cell ``cells // 2`` reduces: with 2 cells, a
+    normal then a reduction cell), global pooling, a classifier."""
 
     def __init__(self, config: SupernetConfig) -> None:
         super().__init__()
@@ -78,15 +89,21 @@ class SearchNetwork(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(3, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem)
         )
-        self.normal = DartsCell(n, stem, stem, c, reduction_p=False, reduction=False)
-        self.reduce = DartsCell(n, stem, n * c, 2 * c, reduction_p=False, reduction=True)
-        self.classifier = nn.Linear(n * 2 * c, config.classes)
+        self.cells = nn.ModuleList()
+        channels_pp = channels_p = stem
+        reduction = False
+        for index in range(config.cells):
+            reduction_p, reduction = reduction, index == config.cells // 2
+            c = 2 * c if reduction else c
+            self.cells.append(DartsCell(n, channels_pp, channels_p, c, reduction_p, reduction))
+            channels_pp, channels_p = channels_p, n * c
+        self.classifier = nn.Linear(channels_p, config.classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s0 = self.stem(x)
-        s1 = self.normal(s0, s0)
-        s2 = self.reduce(s0, s1)
-        return self.classifier(F.adaptive_avg_pool2d(s2, 1).flatten(1))
+        pprev = prev = self.stem(x)
+        for cell in self.cells:
+            pprev, prev = prev, cell(pprev, prev)
+        return self.classifier(F.adaptive_avg_pool2d(prev, 1).flatten(1))
 
 
 class NNIPathDartsMutator(NNIPathReduction, DartsMutator):
@@ -100,12 +117,22 @@ PATHS: dict[str, type[DartsMutator]] = {
     "nasops_trainer": DartsMutator,
     "nasops": DartsMutator,
     "nni_path": NNIPathDartsMutator,
+    "nasops_recompute": DartsMutator,
+    "nasops_compiled": DartsMutator,
 }
 # The path whose step is nasops' own DartsTrainer.train_step (the others step as NNI's
 # DartsTrainer does): its architecture step back-propagates into the alphas only, and its
 # weight step freezes them, so the fused ops neither save inputs for nor compute an alpha
 # gradient that NNI computes and throws away.
 TRAINER_PATH = "nasops_trainer"
+RECOMPUTE_PATH = "nasops_recompute"
+COMPILED_PATH = "nasops_compiled"
+# The paths that run DartsTrainer.train_step, with the trainer options each adds.
+TRAINER_OPTIONS: dict[str, dict[str, Any]] = {
+    TRAINER_PATH: {},
+    RECOMPUTE_PATH: {"memory": "recompute"},
+    COMPILED_PATH: {"compile": True},
+}
 
 
 class SearchStep:
@@ -139,7 +166,7 @@ class SearchStep:
             for _ in range(2)
         )
         self.trainer = None
-        if path == TRAINER_PATH:
+        if path in TRAINER_OPTIONS:
             self.trainer = DartsTrainer(
                 self.model,
                 nn.CrossEntropyLoss(),
@@ -152,6 +179,7 @@ class SearchStep:
                 workers=0,
                 device=device,
                 arc_learning_rate=ARCH_LR,
+                **TRAINER_OPTIONS[path],
             )
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -173,7 +201,16 @@ class SearchStep:
         self.weight_optim.step()
 
 
-ROW_KEYS = ("path", "median_ms", "min_ms", "max_ms", "rounds", "speedup_vs_nni_path", "peak_mib")
+ROW_KEYS = (
+    "path",
+    "median_ms",
+    "min_ms",
+    "max_ms",
+    "rounds",
+    "speedup_vs_nni_path",
+    "peak_mib",
+    "first_step_ms",
+)
 
 
 @dataclass
@@ -185,13 +222,22 @@ class SupernetRun:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def time_steps(config: SupernetConfig, device: str, rounds: int) -> dict[str, Timing]:
-    """Seconds per search step of every path, timed round-robin in this process."""
+def time_steps(
+    config: SupernetConfig, device: str, rounds: int
+) -> tuple[dict[str, Timing], dict[str, float]]:
+    """Seconds per search step of every path, timed round-robin in this process, and the
+    seconds of each path's first step (optimizer state, allocator caches, kernel selection;
+    for the compiled path, the compilation), timed alone."""
     steps = {path: SearchStep(path, config, device) for path in PATHS}
-    for step in steps.values():
-        step()  # first step: optimizer state, allocator caches, kernel selection
     sync = synchronizer(device)
-    return interleaved_medians(steps, min_reps=rounds, max_reps=rounds, budget_s=0.0, sync=sync)
+    first = {}
+    for path, step in steps.items():
+        started = time.perf_counter()
+        step()
+        sync()
+        first[path] = time.perf_counter() - started
+    timings = interleaved_medians(steps, min_reps=rounds, max_reps=rounds, budget_s=0.0, sync=sync)
+    return timings, first
 
 
 def step_peak_bytes(path: str, config: SupernetConfig, device: str) -> int:
@@ -246,7 +292,7 @@ def measure(
     and check the targets of ``device``'s type."""
     device_type = torch.device(device).type
     warm_up(device)
-    timings = time_steps(config, device, rounds)
+    timings, first = time_steps(config, device, rounds)
     threads = torch.get_num_threads()
     peaks = (
         peaks_in_fresh_processes(config, device, threads) if memory_check else dict.fromkeys(PATHS)
@@ -261,6 +307,7 @@ def measure(
             "rounds": t.samples,
             "speedup_vs_nni_path": nni_median / t.median_s,
             "peak_mib": None if peaks[path] is None else peaks[path] / 2**20,
+            "first_step_ms": first[path] * 1e3,
         }
         for path, t in timings.items()
     ]
@@ -269,15 +316,16 @@ def measure(
         "config": asdict(config),
         "device": device,
         "threads": threads,
-        "model": "stem (3x3 conv, BN) + normal DartsCell + reduction DartsCell + pool + linear",
+        "model": "stem (3x3 conv, BN) + DartsCells (the middle one reduces) + pool + linear",
         "parameters": sum(p.numel() for p in model.parameters()),
         "step": "arch: reset, forward, backward, Adam on the alphas (validation batch); weights: "
         "reset, forward, backward, clip 5, SGD (training batch). nasops_trainer: nasops' "
         "DartsTrainer.train_step (alphas only in the arch backward, frozen in the weight step); "
         "nasops and nni_path: NNI DartsTrainer's step (both backwards into weights and alphas), "
-        "reduced by the fused ops or NNI's path",
+        "reduced by the fused ops or NNI's path; nasops_recompute, nasops_compiled: "
+        "nasops_trainer with memory='recompute', with compile=True (inductor)",
         "timing": f"every path round-robin in one process, median of {rounds} steps each, after "
-        "one untimed step",
+        "one first step timed apart (first_step_ms: it compiles the compiled path)",
         "memory_method": "each path in a fresh process, after one untimed step: "
         + memory.METHOD[device_type],
     }
@@ -308,7 +356,46 @@ def check_targets(rows: list[dict[str, Any]], device_type: str) -> list[dict[str
     checks.append(
         {"target": f"nasops' step peak {rule} NNI path's", "measured": measured, "met": met}
     )
+    if RECOMPUTE_PATH in by_path:
+        checks += _recompute_checks(by_path[RECOMPUTE_PATH], ours, nni, targets)
+    if COMPILED_PATH in by_path:
+        compiled = by_path[COMPILED_PATH]["speedup_vs_nni_path"]
+        checks.append(
+            {
+                "target": f"compiled step over NNI's ≥ {targets.compiled_min_speedup:g}x "
+                "(compilation excluded)",
+                "measured": f"{compiled:.3f}x",
+                "met": compiled >= targets.compiled_min_speedup,
+            }
+        )
     return checks
+
+
+def _recompute_checks(
+    recompute: dict[str, Any], ours: dict[str, Any], nni: dict[str, Any], targets: Targets
+) -> list[dict[str, Any]]:
+    """Recompute's peak against NNI's path's, and its step against nasops' default step."""
+    if recompute["peak_mib"] is None or nni["peak_mib"] is None:
+        peak_measured, peak_met = "not measured", None
+    else:
+        fraction = recompute["peak_mib"] / nni["peak_mib"]
+        peak_measured = (
+            f"{recompute['peak_mib']:.2f} vs {nni['peak_mib']:.2f} MiB ({fraction:.2f}x)"
+        )
+        peak_met = fraction <= targets.recompute_max_peak
+    slowdown = ours["speedup_vs_nni_path"] / recompute["speedup_vs_nni_path"]
+    return [
+        {
+            "target": f"recompute step peak ≤ {targets.recompute_max_peak:g}x NNI path's",
+            "measured": peak_measured,
+            "met": peak_met,
+        },
+        {
+            "target": f"recompute step ≤ {targets.recompute_max_slowdown:g}x nasops' default step",
+            "measured": f"{slowdown:.3f}x",
+            "met": slowdown <= targets.recompute_max_slowdown,
+        },
+    ]
 
 
 def markdown(run: SupernetRun) -> str:
@@ -316,7 +403,8 @@ def markdown(run: SupernetRun) -> str:
     info, config = run.info, run.info["config"]
     intro = "\n".join(
         [
-            f"- model: {info['model']}, {info['parameters']} weights; {config['n_nodes']} nodes "
+            f"- model: {info['model']}, {info['parameters']} weights; {config['cells']} cells, "
+            f"{config['n_nodes']} nodes "
             f"per cell, {config['channels']} channels, batch {config['batch']} x 3 x "
             f"{config['image_size']}²",
             f"- step: {info['step']}",
@@ -325,7 +413,16 @@ def markdown(run: SupernetRun) -> str:
         ]
     )
     paths = report.table(
-        ["path", "median ms", "min ms", "max ms", "rounds", "speed-up vs NNI path", "peak MiB"],
+        [
+            "path",
+            "median ms",
+            "min ms",
+            "max ms",
+            "rounds",
+            "speed-up vs NNI path",
+            "peak MiB",
+            "first step ms",
+        ],
         ([row[key] for key in ROW_KEYS] for row in run.rows),
     )
     verdict = {True: "met", False: "NOT MET", None: "-"}

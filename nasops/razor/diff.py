@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import OneHotCategorical
 
+from nasops.ops.recompute import recompute_reduce
 from nasops.razor import _reduce
 from nasops.razor._reduce import sum_all, sum_weighted
 from nasops.razor.base import DumpChosen
@@ -35,6 +36,7 @@ class DiffMutableModule(MutableModule[StrOrList, StrOrList]):
         super().__init__(**kwargs)
         self._candidates: nn.ModuleDict
         self._chosen: list[str] | None = None
+        self.memory = "default"  # DiffMutableOP: see nasops._memory
         # Held outside the module's parameters: the mutator owns and optimizes it.
         object.__setattr__(self, "_bound_arch_param", None)
 
@@ -120,6 +122,8 @@ class DiffMutableOP(DiffMutableModule):
 
     def forward_arch_param(self, x: Any, arch_param: torch.Tensor) -> torch.Tensor:
         probs = self.compute_arch_probs(arch_param)
+        if self.memory == "recompute":  # set by NasMutator(memory=...)
+            return recompute_reduce(list(self._candidates.values()), (x,), {}, probs)
         return sum_weighted([lambda op=op: op(x) for op in self._candidates.values()], probs)
 
     def forward_all(self, x: Any) -> torch.Tensor:

@@ -12,11 +12,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from nasops._memory import check_memory
 from nasops.distributed.rng import sampled_alike
 from nasops.razor._walk import named_source_mutables
 from nasops.razor.base import BaseMutable
 from nasops.razor.channel import BaseMutableChannel
-from nasops.razor.diff import DiffMutableModule
+from nasops.razor.diff import DiffMutableModule, DiffMutableOP
 from nasops.razor.errors import RuntimeAttributeError, ValueAssertionError, ValueAttributeError
 from nasops.razor.mutable_module import MutableModule
 
@@ -102,12 +103,19 @@ class NasMutator(nn.Module):
     Args:
         custom_groups: lists of module names or aliases that must share one choice.
         init_cfg: kept for mmrazor signature compatibility; not read.
+        memory: ``"default"``, or ``"recompute"``: each ``DiffMutableOP`` then keeps one
+            candidate's activations at a time and recomputes them in backward
+            (:mod:`nasops.ops.recompute`); set on the mutables by ``prepare_arch_params``.
     """
 
     def __init__(
-        self, custom_groups: Sequence[Sequence[str]] | None = None, init_cfg: dict | None = None
+        self,
+        custom_groups: Sequence[Sequence[str]] | None = None,
+        init_cfg: dict | None = None,
+        memory: str = "default",
     ) -> None:
         super().__init__()
+        self.memory = check_memory(memory)
         self.custom_groups = [list(g) for g in custom_groups or []]
         self.init_cfg = init_cfg
         self._search_groups: dict[str, list[BaseMutable]] | None = None
@@ -149,6 +157,8 @@ class NasMutator(nn.Module):
         for name, param in params.items():
             for m in self.search_groups[name]:
                 m.set_forward_args(arch_param=param)  # type: ignore[attr-defined]
+                if isinstance(m, DiffMutableOP):
+                    m.memory = self.memory
 
     @property
     def arch_params(self) -> nn.ParameterDict:

@@ -49,6 +49,8 @@ class SearchSetup:
         device: where the search runs.
         callbacks: observers of each epoch (of each stage, for P-DARTS).
         progress: show progress bars.
+        memory: the trainers' ``memory=`` (``"default"`` or ``"recompute"``).
+        compile: the DARTS family's ``compile=``.
     """
 
     build_model: Callable[[int], nn.Module]
@@ -60,6 +62,8 @@ class SearchSetup:
     device: torch.device
     callbacks: list[Callback] = field(default_factory=list)
     progress: bool = True
+    memory: str = "default"
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class Algorithm:
             told about stages, and each stage's trainer is its ``trainer`` attribute.
         summary: one line for ``--help``.
         space: the supernet's cells, one of :data:`nasops.search.supernet.SPACES`.
+        recomputes: its trainer takes ``memory="recompute"`` (its LayerChoices mix candidates).
+        compiles: its trainer takes ``compile=`` (a sampling search stays eager: each step's
+            architecture is another graph).
     """
 
     name: str
@@ -85,6 +92,8 @@ class Algorithm:
     summary: str
     staged: bool = False
     space: str = "darts"
+    recomputes: bool = False
+    compiles: bool = False
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -140,7 +149,10 @@ def _with_progress(trainer: Any, setup: SearchSetup) -> Any:
 
 def _darts(module: ModuleType, setup: SearchSetup) -> Any:
     _, arguments = _common(setup)
-    return _with_progress(module.DartsTrainer(**arguments, arc_learning_rate=ARC_LR), setup)
+    trainer = module.DartsTrainer(
+        **arguments, arc_learning_rate=ARC_LR, memory=setup.memory, compile=setup.compile
+    )
+    return _with_progress(trainer, setup)
 
 
 def _gdas(module: ModuleType, setup: SearchSetup) -> Any:
@@ -150,7 +162,9 @@ def _gdas(module: ModuleType, setup: SearchSetup) -> Any:
 
 def _oneshot(module: ModuleType, setup: SearchSetup) -> Any:
     _, arguments = _common(setup)
-    trainer = module.OneshotTrainer(**arguments, num_candidates=RANKED_CANDIDATES)
+    trainer = module.OneshotTrainer(
+        **arguments, num_candidates=RANKED_CANDIDATES, memory=setup.memory
+    )
     return _with_progress(trainer, setup)
 
 
@@ -228,6 +242,8 @@ def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
         device=setup.device,
         callbacks=setup.callbacks,
         arc_learning_rate=ARC_LR,
+        memory=setup.memory,
+        compile=setup.compile,
     )
     return _with_progress(trainer, setup)
 
@@ -235,7 +251,15 @@ def _pdarts(module: ModuleType, setup: SearchSetup) -> Any:
 ALGORITHMS: dict[str, Algorithm] = {
     algorithm.name: algorithm
     for algorithm in (
-        Algorithm("darts", "nasops.algorithms.darts", _darts, True, "DARTS (first order)"),
+        Algorithm(
+            "darts",
+            "nasops.algorithms.darts",
+            _darts,
+            True,
+            "DARTS (first order)",
+            recomputes=True,
+            compiles=True,
+        ),
         Algorithm(
             "pdarts",
             "nasops.algorithms.pdarts",
@@ -243,6 +267,8 @@ ALGORITHMS: dict[str, Algorithm] = {
             True,
             "P-DARTS: DARTS in 3 stages, deeper and with fewer candidates each",
             staged=True,
+            recomputes=True,
+            compiles=True,
         ),
         Algorithm("gdas", "nasops.algorithms.gdas", _gdas, True, "GDAS (Gumbel-sampled DARTS)"),
         Algorithm(
@@ -251,6 +277,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             _oneshot,
             False,
             "one-shot supernet with path dropout, then the best of 32 sampled sub-networks",
+            recomputes=True,
         ),
         Algorithm(
             "random",
@@ -293,6 +320,7 @@ def build_trainer(name: str, setup: SearchSetup) -> Any:
     """The trainer of ``--algo name`` on ``setup``; an algorithm whose module is missing from
     this installation is reported as bad input, not a crash."""
     algorithm = ALGORITHMS[name]
+    check_lean_options(algorithm, setup.memory, setup.compile)
     try:
         module = importlib.import_module(algorithm.module)
     except ModuleNotFoundError as error:
@@ -303,3 +331,21 @@ def build_trainer(name: str, setup: SearchSetup) -> Any:
             f"({error}); choose one of {', '.join(ALGORITHMS)}"
         ) from None
     return algorithm.build(module, setup)
+
+
+def check_lean_options(algorithm: Algorithm, memory: str, compile: bool) -> None:
+    """``--memory recompute`` and ``--compile`` only for the algorithms that take them."""
+    if memory != "default" and not algorithm.recomputes:
+        takers = ", ".join(a.name for a in ALGORITHMS.values() if a.recomputes)
+        raise SearchInputError(
+            f"--memory {memory} does not apply to --algo {algorithm.name} (it runs one "
+            f"candidate per choice); it applies to {takers}"
+        )
+    if compile and not algorithm.compiles:
+        takers = ", ".join(a.name for a in ALGORITHMS.values() if a.compiles)
+        raise SearchInputError(
+            f"--compile does not apply to --algo {algorithm.name} (a sampled architecture per "
+            f"step would compile a graph per step); it applies to {takers}"
+        )
+    if compile and memory == "recompute":
+        raise SearchInputError("--compile and --memory recompute cannot be combined; choose one")

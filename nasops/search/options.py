@@ -28,6 +28,8 @@ class SearchOptions:
         batch_size: of every loader.
         progress: show progress bars.
         dist_timeout: under ``torchrun``, seconds a collective waits for a rank before failing.
+        memory: ``"default"`` or ``"recompute"`` (the DARTS family and one-shot search).
+        compile: run the supernet's forward under torch.compile (DARTS and P-DARTS).
     """
 
     algo: str
@@ -42,6 +44,8 @@ class SearchOptions:
     batch_size: int = 64
     progress: bool = True
     dist_timeout: float = 300.0
+    memory: str = "default"
+    compile: bool = False
 
     @property
     def dataset(self) -> str:

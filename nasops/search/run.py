@@ -16,7 +16,12 @@ from nasops import distributed
 from nasops.fixed import apply_fixed_architecture
 from nasops.mutables import LayerChoice
 from nasops.search import data, genotype
-from nasops.search.algorithms import ALGORITHMS, SearchSetup, build_trainer
+from nasops.search.algorithms import (
+    ALGORITHMS,
+    SearchSetup,
+    build_trainer,
+    check_lean_options,
+)
 from nasops.search.options import SearchOptions, check_counts, prepare_out, resolve_device
 from nasops.search.recorder import SearchRecorder
 from nasops.search.retrain import count_correct, retrain
@@ -36,6 +41,7 @@ def search(options: SearchOptions) -> dict[str, Any]:
     starts wherever it can be known then.
     """
     check_counts(options)
+    check_lean_options(ALGORITHMS[options.algo], options.memory, options.compile)
     device = resolve_device(options.device)
     images = (
         data.load_digits() if options.data_dir is None else data.load_image_folder(options.data_dir)
@@ -81,6 +87,8 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         device,
         [recorder],
         options.progress and main,
+        options.memory,
+        options.compile,
     )
     started = time.perf_counter()
     architecture = _search_and_export(setup, options, choices)
@@ -127,6 +135,8 @@ def _search(options: SearchOptions, images: data.ImageData, device: torch.device
         "device": str(device),
         "ranks": world,
         "backend": nasops.extension_info()["backend"],
+        "memory": options.memory,
+        "compile": options.compile,
         "versions": _versions(),
         "search_seconds": round(search_seconds, 2),
         "retrain_seconds": round(retrain_seconds, 2),

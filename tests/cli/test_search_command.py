@@ -34,6 +34,8 @@ RESULT_KEYS = {
     "images",
     "versions",
     "backend",
+    "memory",
+    "compile",
     "device",
     "architecture",
     "search_history",

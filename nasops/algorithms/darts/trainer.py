@@ -8,7 +8,9 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from nasops._memory import check_memory
 from nasops.algorithms.base import OneShotTrainer
+from nasops.algorithms.compiled import Compile, check_compile, compiled_forward
 from nasops.algorithms.darts.mutator import DartsMutator
 from nasops.algorithms.darts.unrolled import (
     Weights,
@@ -36,6 +38,13 @@ class DartsTrainer(OneShotTrainer):
             the weights (``optimizer``'s first group gives lr, momentum and weight decay; an
             absent momentum or weight decay counts as 0). NNI's version never applied the
             virtual step; this one does (:mod:`nasops.algorithms.darts.unrolled`).
+        memory: ``"default"``, or ``"recompute"`` to keep one candidate's activations at a
+            time and recompute them in backward (sets ``mutator.memory``; see
+            :mod:`nasops.ops.recompute`): much less memory, about one more forward per step.
+        compile: run the model's forward of both steps under ``torch.compile(fullgraph=True)``
+            (``True``: inductor; a string names another backend), see
+            :mod:`nasops.algorithms.compiled`. The unrolled step's evaluations on virtual
+            weights and the validation stay eager. Not with ``memory="recompute"``.
 
     The architecture step runs the model in training mode, once (first order) or four times
     (``unrolled``), so BatchNorm running statistics see those batches too (as in the DARTS
@@ -60,7 +69,10 @@ class DartsTrainer(OneShotTrainer):
         callbacks: list[Any] | None = None,
         arc_learning_rate: float = 3.0e-4,
         unrolled: bool = False,
+        memory: str = "default",
+        compile: Compile = False,
     ) -> None:
+        check_compile(compile, check_memory(memory))
         super().__init__(
             model,
             mutator if mutator is not None else DartsMutator(model),
@@ -81,6 +93,8 @@ class DartsTrainer(OneShotTrainer):
             self.mutator.parameters(), arc_learning_rate, betas=(0.5, 0.999), weight_decay=1.0e-3
         )
         self.unrolled = unrolled
+        self.mutator.memory = memory
+        self.forward = compiled_forward(self.model, compile)
 
     def train_step(self, batch: Any) -> dict[str, float]:
         """One architecture step on the architecture batch, then one weight step."""
@@ -103,11 +117,15 @@ class DartsTrainer(OneShotTrainer):
     def _logits_and_loss(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """Resample the architecture (``mutator.reset()``), then the model's logits and loss."""
         self.mutator.reset()
-        return super().logits_and_loss(X, y)
+        logits = self.forward(X)
+        return logits, self.loss(logits, y)
 
     def _backward(self, val_X: torch.Tensor, val_y: torch.Tensor) -> None:
         """First-order DARTS: the gradient of the validation loss, into the architecture only."""
-        _, loss = self._logits_and_loss(val_X, val_y)
+        # The weights are frozen for this forward: only α's gradient is taken, and a
+        # recomputed candidate then skips its weights' gradients as autograd does otherwise.
+        with _frozen(list(self._weights().values())):
+            _, loss = self._logits_and_loss(val_X, val_y)
         alphas = self._alphas()
         if alphas:
             loss.backward(inputs=alphas)
@@ -176,15 +194,19 @@ class DartsTrainer(OneShotTrainer):
     def _alphas(self) -> list[torch.Tensor]:
         return [alpha for alpha in self.mutator.parameters() if alpha.requires_grad]
 
-    @contextlib.contextmanager
-    def _architecture_frozen(self) -> Iterator[None]:
+    def _architecture_frozen(self) -> contextlib.AbstractContextManager[None]:
         # The weight step does not move α: computing α's gradient there (NNI did, then
         # discarded it) only costs time and memory.
-        alphas = self._alphas()
-        for alpha in alphas:
-            alpha.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for alpha in alphas:
-                alpha.requires_grad_(True)
+        return _frozen(self._alphas())
+
+
+@contextlib.contextmanager
+def _frozen(tensors: list[torch.Tensor]) -> Iterator[None]:
+    """``tensors`` do not require grad inside the block."""
+    for tensor in tensors:
+        tensor.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for tensor in tensors:
+            tensor.requires_grad_(True)

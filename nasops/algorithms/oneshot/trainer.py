@@ -28,6 +28,9 @@ class OneshotTrainer(OneShotTrainer):
             keeps the mutator's (0.01 for the default one).
         num_candidates: architectures ranked after training (lowest validation loss wins);
             0 skips the ranking, and ``export()`` then writes a random architecture.
+        memory: ``"default"``, or ``"recompute"``: every LayerChoice sums all its candidates,
+            so the recompute mode keeps one candidate's activations at a time (sets
+            ``mutator.memory``; see :mod:`nasops.ops.recompute`).
 
     Validation runs the whole supernet without dropout.
     """
@@ -49,11 +52,13 @@ class OneshotTrainer(OneShotTrainer):
         callbacks: list[Any] | None = None,
         drop_rate: float | None = None,
         num_candidates: int = 100,
+        memory: str = "default",
     ) -> None:
         if not isinstance(num_candidates, int) or num_candidates < 0:
             raise ValueError(f"num_candidates must be an int >= 0, got {num_candidates!r}")
         if mutator is None:
             mutator = OneshotMutator(model)
+        mutator.memory = memory
         if drop_rate is not None:
             mutator.drop_rate = drop_rate
         super().__init__(

@@ -7,6 +7,8 @@ from typing import Any
 
 from torch import nn
 
+from nasops._memory import check_memory
+from nasops.algorithms.compiled import Compile, check_compile
 from nasops.algorithms.darts import DartsTrainer
 from nasops.algorithms.pdarts.mutator import PdartsMutator, Switches
 from nasops.base_trainer import BaseTrainer
@@ -31,7 +33,7 @@ class PdartsTrainer(BaseTrainer):
 
     Args:
         metrics, num_epochs, dataset_train, dataset_valid, batch_size, workers, device,
-            log_frequency, unrolled, arc_learning_rate: passed to each stage's
+            log_frequency, unrolled, arc_learning_rate, memory, compile: passed to each stage's
             :class:`DartsTrainer` (``arc_learning_rate`` is nasops'; NNI's stages always used
             DARTS' default).
         callbacks: told about stages as epochs (``on_epoch_begin(stage)``, ...), built anew
@@ -60,7 +62,10 @@ class PdartsTrainer(BaseTrainer):
         callbacks: list[Any] | None = None,
         unrolled: bool = False,
         arc_learning_rate: float = 3.0e-4,
+        memory: str = "default",
+        compile: Compile = False,
     ) -> None:
+        check_compile(compile, check_memory(memory))
         if len(pdarts_num_layers) < len(pdarts_num_to_drop):
             raise ValueError(
                 f"pdarts_num_layers {list(pdarts_num_layers)} needs one entry per stage, i.e. "
@@ -82,6 +87,8 @@ class PdartsTrainer(BaseTrainer):
             "log_frequency": log_frequency,
             "unrolled": unrolled,
             "arc_learning_rate": arc_learning_rate,
+            "memory": memory,
+            "compile": compile,
         }
         self.progress = True
         self.callbacks = callbacks if callbacks is not None else []

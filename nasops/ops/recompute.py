@@ -1,0 +1,280 @@
+"""A mixed op that keeps one candidate's activations, not K: candidates recomputed in backward.
+
+``recompute_reduce(candidates, args, kwargs, weights, reduction)`` returns what the fused
+reduction of every candidate's output would, ``Σ_i w_i·candidate_i(*args, **kwargs)`` (sum) or
+that divided by ``len(candidates)`` (mean), with torch.utils.checkpoint's trade: the forward
+runs the candidates without recording their graphs and adds each weighted output into one
+buffer as it goes; the backward runs them again one at a time, with grad, takes
+``grad w_i = <g, y_i>`` and ``w_i·g`` from the fused backward op, backpropagates ``w_i·g``
+through candidate ``i`` for its parameters and the inputs, and frees it before the next.
+
+What the recompute preserves:
+
+* random numbers: the global CPU (and the inputs' CUDA) generator state is saved before the
+  first candidate and restored before the recompute, which runs the candidates in the forward's
+  order, so dropout draws the same masks; the generators are left as they were afterwards;
+* buffers: running statistics are restored after each recompute, so batch norm counts a step
+  once;
+* the weights the forward saw, even under ``torch.func.functional_call`` (DARTS' unrolled step
+  evaluates the model on virtual weights): each candidate's parameters are captured in the
+  forward and the recompute runs on those.
+
+Candidates whose weight is exactly zero are skipped in both passes (their weight gets a zero
+gradient, NNI's rule for a skipped branch); finding them reads the weights on the host once
+per call. Gradients reach the inputs (tensors anywhere in ``args``/``kwargs``), the
+candidates' parameters and the weights; a tensor a candidate reads from elsewhere (a closure, a
+nested choice's weights) gets none. A double backward (``create_graph=True``) raises.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.utils import _pytree
+
+from nasops.ops.functional import weighted_sum
+
+RECOMPUTED_REDUCTIONS = ("sum", "mean")
+_ops = torch.ops.nasops
+
+
+class _Plan:
+    """What the backward needs besides the saved tensors (plain Python objects)."""
+
+    __slots__ = (
+        "active",
+        "candidates",
+        "captured",
+        "cpu_state",
+        "cuda_states",
+        "is_tensor",
+        "leaves",
+        "num_inputs",
+        "param_slices",
+        "scale",
+        "spec",
+    )
+
+
+def recompute_reduce(
+    candidates: Sequence[nn.Module],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    weights: torch.Tensor | None,
+    reduction: str = "sum",
+) -> torch.Tensor:
+    """``reduction`` of ``[w_i·c(*args, **kwargs) for c in candidates]`` (unweighted when
+    ``weights`` is None), keeping no candidate's activations for backward (see the module).
+
+    Args:
+        candidates: the modules to run, each on the same arguments; non-empty.
+        args, kwargs: the call's arguments; tensors anywhere in them get gradients.
+        weights: ``None``, or a 1-D floating tensor with one entry per candidate.
+        reduction: "sum" or "mean" (divides by ``len(candidates)``, as the fused op does).
+    """
+    if reduction not in RECOMPUTED_REDUCTIONS:
+        raise ValueError(
+            f"recompute_reduce: reduction {reduction!r} is not recomputed; accepted are "
+            f"{RECOMPUTED_REDUCTIONS}"
+        )
+    if not candidates:
+        raise ValueError("recompute_reduce: candidates is empty; give at least one module")
+    if weights is not None and (weights.dim() != 1 or len(weights) != len(candidates)):
+        raise ValueError(
+            f"recompute_reduce: weights must be 1-D with {len(candidates)} entries (one per "
+            f"candidate), got shape {tuple(weights.shape)}"
+        )
+    plan = _Plan()
+    plan.candidates = list(candidates)
+    plan.scale = 1.0 if reduction == "sum" else 1.0 / len(candidates)
+    plan.active = _active(weights, len(candidates))
+    plan.leaves, plan.spec = _pytree.tree_flatten((tuple(args), dict(kwargs)))
+    plan.is_tensor = [isinstance(leaf, torch.Tensor) for leaf in plan.leaves]
+    inputs = [leaf for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True) if tensor]
+    plan.leaves = [
+        None if tensor else leaf for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True)
+    ]
+    plan.num_inputs = len(inputs)
+    params = _capture_parameters(plan)
+    return _RecomputedReduce.apply(plan, weights, *inputs, *params)
+
+
+def _active(weights: torch.Tensor | None, count: int) -> list[int]:
+    """Candidates with a non-zero weight (all without weights); the first one when every weight
+    is zero, so the result still has the candidates' shape (zeros)."""
+    if weights is None:
+        return list(range(count))
+    active = [i for i, w in enumerate(weights.detach().tolist()) if w != 0]
+    return active or [0]
+
+
+def _capture_parameters(plan: _Plan) -> list[torch.Tensor]:
+    """Each active candidate's parameters as the forward sees them (the tensors
+    ``functional_call`` swapped in, if any), kept in ``plan``; returns those that require grad,
+    which become inputs of the autograd function, each candidate's run at ``plan.param_slices``.
+    """
+    params: list[torch.Tensor] = []
+    plan.captured, plan.param_slices = [], []
+    for i in plan.active:
+        start = len(params)
+        # requires_grad is read now: a trainer may freeze weights for one forward only.
+        named = [(n, p, p.requires_grad) for n, p in plan.candidates[i].named_parameters()]
+        plan.captured.append(named)
+        params.extend(p for _, p, grad in named if grad)
+        plan.param_slices.append(slice(start, len(params)))
+    return params
+
+
+def _call(plan: _Plan, position: int, inputs: Sequence[torch.Tensor], params: Sequence) -> Any:
+    """Run active candidate ``position`` on ``inputs`` and its captured parameters (``params``:
+    those requiring grad, as the autograd function holds them), through ``functional_call``
+    when they are no longer the module's own."""
+    module = plan.candidates[plan.active[position]]
+    it = iter(inputs)
+    leaves = [
+        next(it) if tensor else leaf
+        for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True)
+    ]
+    args, kwargs = _pytree.tree_unflatten(leaves, plan.spec)
+    grads = iter(params)
+    captured = {n: next(grads) if grad else p for n, p, grad in plan.captured[position]}
+    own = dict(module.named_parameters())
+    if all(own.get(name) is p for name, p in captured.items()):
+        return module(*args, **kwargs)
+    return functional_call(module, captured, args, kwargs)
+
+
+def _cuda_devices(tensors: Sequence[torch.Tensor]) -> list[int]:
+    return sorted({t.device.index or 0 for t in tensors if t.device.type == "cuda"})
+
+
+class _RecomputedReduce(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, plan: _Plan, weights: Any, *tensors: torch.Tensor) -> torch.Tensor:
+        inputs = tensors[: plan.num_inputs]
+        plan.cpu_state = torch.get_rng_state()
+        devices = _cuda_devices(inputs)
+        plan.cuda_states = [torch.cuda.get_rng_state(d) for d in devices]
+        out = _accumulate(plan, weights, inputs, tensors[plan.num_inputs :])
+        ctx.plan = plan
+        ctx.has_weights = weights is not None
+        ctx.save_for_backward(*([weights] if weights is not None else []), *tensors)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "memory='recompute' does not support a double backward (create_graph=True): "
+                "its candidates are recomputed without a graph of their gradients; use the "
+                "default memory mode for second-order gradients"
+            )
+        plan: _Plan = ctx.plan
+        saved = ctx.saved_tensors
+        weights = saved[0] if ctx.has_weights else None
+        tensors = saved[1:] if ctx.has_weights else saved
+        inputs, params = tensors[: plan.num_inputs], tensors[plan.num_inputs :]
+        weight_grad = ctx.has_weights and ctx.needs_input_grad[1]
+        grads = _recompute_backward(plan, grad, weights, weight_grad, inputs, params)
+        input_grads, param_grads, grad_w = grads
+        return (None, grad_w, *input_grads, *param_grads)
+
+
+def _accumulate(
+    plan: _Plan,
+    weights: torch.Tensor | None,
+    inputs: Sequence[torch.Tensor],
+    params: Sequence[torch.Tensor],
+) -> torch.Tensor:
+    """The forward without graphs: ``out = w_0·y_0``, then ``out += w_i·y_i`` in place, each
+    ``y_i`` freed before the next candidate runs."""
+    out = None
+    for position, i in enumerate(plan.active):
+        y = _call(plan, position, inputs, params[plan.param_slices[position]])
+        w = None if weights is None else weights[i : i + 1] * plan.scale
+        if w is None and plan.scale != 1.0:
+            w = y.new_full((1,), plan.scale)
+        if out is None:
+            out = weighted_sum([y], w)  # a fresh tensor: y may be an input (a skip connection)
+        else:
+            pair = None if w is None else torch.cat([w.new_ones(1), w])
+            weighted_sum([out, y], pair, out=out)
+        del y
+    return out
+
+
+def _recompute_backward(
+    plan: _Plan,
+    grad: torch.Tensor,
+    weights: torch.Tensor | None,
+    weight_grad: bool,
+    inputs: Sequence[torch.Tensor],
+    params: Sequence[torch.Tensor],
+) -> tuple[list, list, torch.Tensor | None]:
+    """Recompute each active candidate, backpropagate its share of ``grad``, free it."""
+    detached = [x.detach().requires_grad_(x.requires_grad) for x in inputs]
+    wanted_inputs = [x for x in detached if x.requires_grad]
+    input_grads: list[torch.Tensor | None] = [None] * len(inputs)
+    param_grads: list[torch.Tensor | None] = [None] * len(params)
+    weight_grads = []
+    devices = _cuda_devices(inputs)
+    with torch.random.fork_rng(devices=devices):
+        torch.set_rng_state(plan.cpu_state)
+        for device, state in zip(devices, plan.cuda_states, strict=True):
+            torch.cuda.set_rng_state(state, device)
+        for position, i in enumerate(plan.active):
+            own = params[plan.param_slices[position]]
+            # The buffers are restored only after the candidate's backward, which may read
+            # them (batch norm saves its running statistics).
+            with _buffers_kept(plan.candidates[i]):
+                with torch.enable_grad():
+                    y = _call(plan, position, detached, own)
+                if weights is None:
+                    grad_y = grad if plan.scale == 1.0 else grad * plan.scale
+                else:
+                    (grad_y,), grad_w = _ops.weighted_sum_backward.default(
+                        grad, [y], weights[i : i + 1], plan.scale, True, weight_grad
+                    )
+                    weight_grads.append(grad_w)
+                targets = [*wanted_inputs, *own]
+                if y.requires_grad and targets:
+                    found = torch.autograd.grad(y, targets, grad_y, allow_unused=True)
+                    _add(input_grads, detached, found[: len(wanted_inputs)])
+                    start = plan.param_slices[position].start
+                    param_grads[start : start + len(own)] = found[len(wanted_inputs) :]
+                del y
+    grad_w = None
+    if weight_grad:
+        grad_w = torch.zeros_like(weights)
+        index = torch.tensor(plan.active, device=weights.device)
+        grad_w.index_copy_(0, index, torch.cat(weight_grads).to(weights.dtype))
+    return input_grads, param_grads, grad_w
+
+
+def _add(total: list, detached: Sequence[torch.Tensor], found: Sequence) -> None:
+    """Add the gradients ``found`` for the inputs that require grad into ``total``."""
+    it = iter(found)
+    for j, x in enumerate(detached):
+        if not x.requires_grad:
+            continue
+        g = next(it)
+        if g is not None:
+            total[j] = g if total[j] is None else total[j] + g
+
+
+class _buffers_kept:
+    """Restore ``module``'s buffers on exit: the recompute must not count a batch twice in the
+    running statistics (BatchNorm updates them in place in training mode)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.buffers = [b for b in module.buffers() if b is not None]
+
+    def __enter__(self) -> None:
+        self.saved = [b.clone() for b in self.buffers]
+
+    def __exit__(self, *exc: object) -> None:
+        with torch.no_grad():
+            for buffer, value in zip(self.buffers, self.saved, strict=True):
+                buffer.copy_(value)

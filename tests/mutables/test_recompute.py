@@ -1,0 +1,272 @@
+"""memory="recompute": candidates recomputed in backward give the default mode's gradients, count
+batch-norm statistics once, replay dropout, skip zero weights and keep far less memory."""
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from nasops import LayerChoice
+from nasops.algorithms.darts import DartsMutator
+from nasops.bench.memory import peak_bytes
+from nasops.mutator import Mutator
+from nasops.ops import reduce
+from nasops.ops.recompute import recompute_reduce
+from nasops.utils import _reset_global_mutable_counting
+
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def _candidates(dtype: torch.dtype, seed: int = 1) -> nn.ModuleList:
+    """Convolution + batch norm, a skip, dropout + convolution, pooling: the kinds of DARTS ops."""
+    torch.manual_seed(seed)
+    return nn.ModuleList(
+        [
+            nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU()),
+            nn.Identity(),
+            nn.Sequential(nn.Dropout(0.5), nn.Conv2d(3, 3, 1)),
+            nn.AvgPool2d(3, 1, 1),
+        ]
+    ).to(dtype)
+
+
+def _grads(out: torch.Tensor, leaves: list[torch.Tensor], seed: int = 2) -> list[torch.Tensor]:
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    return list(torch.autograd.grad(out, leaves, g, allow_unused=True))
+
+
+def _both_modes(dtype: torch.dtype, reduction: str, weights: torch.Tensor | None):
+    """Outputs and gradients (input, weights, every parameter) of both modes, same RNG."""
+    results = []
+    for recompute in (False, True):
+        modules = _candidates(dtype)
+        x = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        x.requires_grad_()
+        w = None if weights is None else weights.detach().clone().requires_grad_()
+        torch.manual_seed(5)
+        if recompute:
+            out = recompute_reduce(list(modules), (x,), {}, w, reduction)
+        else:
+            out = reduce([m(x) for m in modules], w, reduction)
+        leaves = [x, *modules.parameters()] + ([] if w is None else [w])
+        results.append((out, _grads(out, leaves), modules))
+    return results
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_gradients_equal_the_default_mode(dtype, reduction, weighted):
+    weights = torch.tensor([0.4, -0.3, 0.2, 0.7], dtype=dtype) if weighted else None
+    (out, grads, _), (out_r, grads_r, _) = _both_modes(dtype, reduction, weights)
+    tol = TOLERANCE[dtype]
+    torch.testing.assert_close(out_r, out, atol=tol, rtol=tol)
+    assert len(grads) == len(grads_r) == 1 + 6 + (1 if weighted else 0)  # x, 6 parameters, w
+    for g, g_r in zip(grads, grads_r, strict=True):
+        torch.testing.assert_close(g_r, g, atol=tol, rtol=tol)
+
+
+def test_batch_norm_statistics_are_updated_once_per_step():
+    (_, _, default), (_, _, recomputed) = _both_modes(torch.float64, "sum", torch.rand(4).double())
+    bn, bn_r = default[0][1], recomputed[0][1]
+    assert int(bn_r.num_batches_tracked) == int(bn.num_batches_tracked) == 1
+    torch.testing.assert_close(bn_r.running_mean, bn.running_mean, atol=0, rtol=0)
+    torch.testing.assert_close(bn_r.running_var, bn.running_var, atol=0, rtol=0)
+
+
+def test_dropout_sees_the_same_numbers_and_the_generator_is_left_as_after_the_forward():
+    dropout = nn.Dropout(0.5)
+    x = torch.ones(64, requires_grad=True)
+    torch.manual_seed(3)
+    out = recompute_reduce([dropout, nn.Identity()], (x,), {}, None)
+    after_forward = torch.get_rng_state()
+    (grad,) = torch.autograd.grad(out, [x], torch.ones(64))
+    # d out / d x = dropout's mask (0 or 2) + 1: the recompute drew the forward's mask.
+    torch.testing.assert_close(grad, out.detach())
+    assert torch.equal(torch.get_rng_state(), after_forward)
+
+
+class _Counting(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(2.0))
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x * self.scale
+
+
+def test_zero_weight_candidates_are_skipped_in_both_passes():
+    modules = [_Counting() for _ in range(3)]
+    w = torch.tensor([0.5, 0.0, 0.25], requires_grad=True)
+    x = torch.randn(4, requires_grad=True)
+    out = recompute_reduce(modules, (x,), {}, w)
+    assert [m.calls for m in modules] == [1, 0, 1]
+    grad_x, grad_w, grad_skipped = torch.autograd.grad(
+        out, [x, w, modules[1].scale], torch.ones(4), allow_unused=True
+    )
+    assert [m.calls for m in modules] == [2, 0, 2]
+    torch.testing.assert_close(out, 0.5 * 2 * x + 0.25 * 2 * x)
+    torch.testing.assert_close(grad_x, torch.full((4,), 1.5))
+    torch.testing.assert_close(grad_w, torch.stack([2 * x.sum(), torch.zeros(()), 2 * x.sum()]))
+    assert grad_skipped is None
+
+
+def test_recompute_runs_on_the_weights_the_forward_saw_under_functional_call():
+    """DARTS' unrolled step evaluates the model on virtual weights with functional_call."""
+    module = nn.Linear(3, 2)
+    virtual = {name: (p.detach() + 1).requires_grad_() for name, p in module.named_parameters()}
+
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.op = module
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return recompute_reduce([self.op, self.op], (x,), {}, torch.tensor([0.5, 0.5]))
+
+    x = torch.randn(4, 3)
+    mixed = Mixed()
+    out = torch.func.functional_call(mixed, {f"op.{n}": v for n, v in virtual.items()}, (x,))
+    grads = torch.autograd.grad(out.sum(), list(virtual.values()))
+    expected = torch.autograd.grad(
+        torch.func.functional_call(module, virtual, (x,)).sum(), list(virtual.values())
+    )
+    for g, e in zip(grads, expected, strict=True):
+        torch.testing.assert_close(g, e)
+
+
+def test_double_backward_is_refused_with_a_clear_error():
+    x = torch.randn(4, requires_grad=True)
+    out = recompute_reduce([nn.Identity(), nn.Tanh()], (x,), {}, None)
+    with pytest.raises(RuntimeError, match="create_graph=True"):
+        torch.autograd.grad(out.sum(), [x], create_graph=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reduction": "concat"}, "accepted are"),
+        ({"weights": torch.ones(3)}, "one per candidate"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    arguments = {"weights": None, "reduction": "sum", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        recompute_reduce([nn.Identity(), nn.Identity()], (torch.ones(2),), {}, **arguments)
+
+
+# ------------------------------------------------------------------ the mutators' memory mode
+
+
+class _Cell(nn.Module):
+    def __init__(self, reduction: str = "sum") -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 1)
+        self.choice = LayerChoice(
+            [
+                nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()),
+                nn.Sequential(nn.Conv2d(8, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU()),
+                nn.MaxPool2d(3, 1, 1),
+                nn.Identity(),
+            ],
+            reduction=reduction,
+            key="op",
+        )
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.choice(self.stem(x)).mean((2, 3)))
+
+
+def _darts(memory: str, reduction: str = "sum") -> tuple[nn.Module, DartsMutator]:
+    _reset_global_mutable_counting()
+    torch.manual_seed(0)
+    model = _Cell(reduction).double()
+    mutator = DartsMutator(model).double()
+    mutator.memory = memory
+    return model, mutator
+
+
+def test_darts_mutator_in_recompute_mode_gives_the_default_gradients():
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    grads = {}
+    for memory in ("default", "recompute"):
+        model, mutator = _darts(memory)
+        mutator.reset()
+        loss = model(x).square().sum()
+        grads[memory] = torch.autograd.grad(loss, [*model.parameters(), *mutator.parameters()])
+    for g, g_r in zip(grads["default"], grads["recompute"], strict=True):
+        torch.testing.assert_close(g_r, g, atol=1e-10, rtol=1e-10)
+
+
+def test_unsupported_reduction_falls_back_with_one_warning():
+    model, mutator = _darts("recompute", reduction="concat")
+    mutator.reset()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    model.head = nn.Linear(32, 3).double()
+    with pytest.warns(RuntimeWarning, match="reduction 'concat'.*default mode"):
+        model(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model(x)  # warned once only
+
+
+def test_bad_memory_mode_is_rejected():
+    _, mutator = _darts("default")
+    with pytest.raises(ValueError, match=r"memory must be one of \('default', 'recompute'\)"):
+        mutator.memory = "lean"
+
+
+class _FixedMutator(Mutator):
+    def __init__(self, model: nn.Module, mask: list) -> None:
+        super().__init__(model)
+        self.mask = mask
+
+    def sample_search(self) -> dict:
+        return {"op": self.mask}
+
+
+def test_hard_mask_of_several_candidates_is_recomputed_and_zero_mask_entries_skipped():
+    _reset_global_mutable_counting()
+    torch.manual_seed(0)
+    results = {}
+    for memory in ("default", "recompute"):
+        torch.manual_seed(0)
+        model = _Cell()
+        mutator = _FixedMutator(model, [True, False, True, True])
+        mutator.memory = memory
+        mutator.reset()
+        loss = model(torch.ones(2, 3, 4, 4)).sum()
+        results[memory] = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+    for g, g_r in zip(results["default"], results["recompute"], strict=True):
+        assert (g is None) == (g_r is None)
+        if g is not None:
+            torch.testing.assert_close(g_r, g, atol=1e-5, rtol=1e-5)
+
+
+def _mixed_step(memory: str) -> int:
+    """Peak bytes torch allocates during one forward + backward of a K=6 mixed op."""
+    torch.manual_seed(0)
+    convs = [nn.Conv2d(8, 8, 3, padding=1) for _ in range(6)]
+    ops = [nn.Sequential(c, nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for c in convs]
+    x = torch.randn(4, 8, 32, 32, requires_grad=True)
+    w = torch.full((6,), 1 / 6, requires_grad=True)
+
+    def step() -> None:
+        if memory == "recompute":
+            out = recompute_reduce(ops, (x,), {}, w)
+        else:
+            out = reduce([op(x) for op in ops], w, "sum")
+        out.sum().backward()
+
+    step()  # gradients allocated before the measured step
+    return peak_bytes(step, "cpu")
+
+
+def test_recompute_peak_memory_is_well_below_the_default():
+    default, recompute = _mixed_step("default"), _mixed_step("recompute")
+    # Default keeps 6 candidates x 3 activations (128 KiB each); recompute about one candidate.
+    assert recompute < 0.5 * default, (recompute, default)
