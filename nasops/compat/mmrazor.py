@@ -15,9 +15,9 @@ import sys
 import types
 
 import nasops.razor as razor
+from nasops.compat import _aliases
 from nasops.razor import architectures
 
-_MARK = "__nasops_compat__"
 _SUBNET = ["export_fix_subnet", "load_fix_subnet", "convert_fix_subnet", "save_fix_subnet"]
 _NOT_MUTABLES = {
     "DumpChosen",
@@ -94,7 +94,7 @@ _VERSION = "1.0.0"
 
 def is_installed() -> bool:
     """Whether ``mmrazor`` in ``sys.modules`` is this alias."""
-    return getattr(sys.modules.get("mmrazor"), _MARK, False)
+    return _aliases.is_alias(sys.modules.get("mmrazor"))
 
 
 def has_registry() -> bool:
@@ -127,27 +127,18 @@ def install() -> None:
         registry = importlib.import_module("nasops.razor.registry")
         modules["mmrazor.registry"] = registry
         modules["mmrazor.utils"].register_all_modules = registry.register_all_modules
-    # ``import a.b.c`` binds ``a`` and reads ``a.b.c`` as attributes: link each alias to its
-    # parent package (only the fresh packages get attributes; nasops modules stay untouched).
-    for name, module in modules.items():
-        parent, _, child = name.rpartition(".")
-        if parent and getattr(modules[parent], _MARK, False):
-            setattr(modules[parent], child, module)
-    sys.modules.update(modules)
+    _aliases.register(modules)
 
 
 def uninstall() -> None:
     """Remove every alias made by :func:`install` (a no-op when not installed)."""
-    if not is_installed():
-        return
-    for name in [n for n in sys.modules if n == "mmrazor" or n.startswith("mmrazor.")]:
-        del sys.modules[name]
+    if is_installed():
+        _aliases.unregister("mmrazor")
 
 
 def _package(name: str, names: list[str]) -> types.ModuleType:
-    module = types.ModuleType(name, f"nasops alias of mmrazor's '{name}' (nasops.compat.mmrazor)")
-    module.__path__ = []  # a package, so unknown submodules fail with ModuleNotFoundError
-    setattr(module, _MARK, True)
+    doc = f"nasops alias of mmrazor's '{name}' (nasops.compat.mmrazor)"
+    module = _aliases.alias_package(name, doc)
     sources = (razor, architectures, razor.subnet, razor.base)
     for attr in names:
         setattr(module, attr, next(getattr(s, attr) for s in sources if hasattr(s, attr)))

@@ -15,8 +15,8 @@ import types
 
 import nasops
 from nasops import algorithms, trial
+from nasops.compat import _aliases
 
-_MARK = "__nasops_compat__"
 # NNI v1 module path (under nni.nas.pytorch) → nasops module.
 _CORE = {
     "mutables": "nasops.mutables",
@@ -69,7 +69,7 @@ def available_algorithms() -> list[str]:
 
 def is_installed() -> bool:
     """Whether ``nni`` in ``sys.modules`` is this alias."""
-    return getattr(sys.modules.get("nni"), _MARK, False)
+    return _aliases.is_alias(sys.modules.get("nni"))
 
 
 def install() -> None:
@@ -104,21 +104,13 @@ def install() -> None:
     for algo in available_algorithms():
         for prefix in ("nni.algorithms.nas.pytorch", "nni.nas.pytorch"):
             modules.update(_package_tree(f"nasops.algorithms.{algo}", f"{prefix}.{algo}"))
-    # ``import a.b.c`` binds ``a`` and reads ``a.b.c`` as attributes: link each alias to its
-    # parent. Aliased nasops modules are shared, so only the fresh packages get attributes.
-    for name, module in modules.items():
-        parent, _, child = name.rpartition(".")
-        if parent and getattr(modules[parent], _MARK, False):
-            setattr(modules[parent], child, module)
-    sys.modules.update(modules)
+    _aliases.register(modules)
 
 
 def uninstall() -> None:
     """Remove every alias made by :func:`install` (a no-op when not installed)."""
-    if not is_installed():
-        return
-    for name in [n for n in sys.modules if n == "nni" or n.startswith("nni.")]:
-        del sys.modules[name]
+    if is_installed():
+        _aliases.unregister("nni")
 
 
 def _package_tree(source: str, alias: str) -> dict[str, types.ModuleType]:
@@ -131,7 +123,4 @@ def _package_tree(source: str, alias: str) -> dict[str, types.ModuleType]:
 
 
 def _package(name: str) -> types.ModuleType:
-    module = types.ModuleType(name, f"nasops alias of NNI's '{name}' (nasops.compat.nni)")
-    module.__path__ = []  # a package, so unknown submodules fail with ModuleNotFoundError
-    setattr(module, _MARK, True)
-    return module
+    return _aliases.alias_package(name, f"nasops alias of NNI's '{name}' (nasops.compat.nni)")
