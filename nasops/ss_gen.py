@@ -9,13 +9,13 @@ half-written file behind.
 
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nasops._input_error import InputError
+from nasops._process_group import kill_process_group
 from nasops.algorithms.classic_nas.mutator import NNI_GEN_SEARCH_SPACE
 
 DEFAULT_FILE = "nni_auto_gen_search_space.json"
@@ -88,12 +88,12 @@ def _run(command: str, folder: Path, env: dict[str, str], timeout: float | None)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _stop(process)
+        kill_process_group(process)
         raise SearchSpaceGenError(
             f"trial command {command!r} did not finish within {timeout:g} s"
         ) from None
     except BaseException:  # Ctrl-C: the trial runs in its own session, so stop it too
-        _stop(process)
+        kill_process_group(process)
         raise
     return process.returncode, stderr
 
@@ -111,14 +111,6 @@ def _start(command: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[
         errors="replace",
         start_new_session=True,  # its own process group, stopped as a whole
     )
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # already gone
-    process.communicate()
 
 
 def _read(command: str, dump: Path, output: str) -> dict[str, Any]:

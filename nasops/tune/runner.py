@@ -4,7 +4,6 @@ import importlib.machinery
 import json
 import math
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasops._process_group import kill_process_group
 from nasops.trial import PARAMETERS_ENV, RESULTS_ENV
 
 SHIM_DIR = Path(__file__).parent / "shim"
@@ -76,15 +76,6 @@ def _tail(path: Path) -> str:
     return "\n".join(lines)[-STDERR_TAIL_CHARS:]
 
 
-def _kill(process: subprocess.Popen) -> None:
-    """Kill the trial and whatever it started (it leads its own process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
-
-
 def run_trial(
     command: str,
     parameters: dict[str, Any],
@@ -119,7 +110,7 @@ def run_trial(
         try:
             timed_out = _wait(process, deadline, heartbeat, heartbeat_interval)
         except BaseException:
-            _kill(process)
+            kill_process_group(process)
             raise
     final, intermediate, problem = read_results(results_path)
     if timed_out:
@@ -147,6 +138,6 @@ def _wait(
             return False
         except subprocess.TimeoutExpired:
             if deadline is not None and time.monotonic() >= deadline:
-                _kill(process)
+                kill_process_group(process)
                 return True
             heartbeat()
