@@ -101,12 +101,16 @@ def accuracy(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     return {"acc": (logits.argmax(dim=1) == target).float().mean().item()}
 
 
-def weight_optimizer(model: nn.Module, epochs: int) -> tuple[torch.optim.Optimizer, Any]:
-    """SGD with momentum on the model's weights, its learning rate cosine-annealed over
-    ``epochs`` (the DARTS recipe)."""
-    optimizer = torch.optim.SGD(
+def weight_sgd(model: nn.Module) -> torch.optim.Optimizer:
+    """SGD with momentum and weight decay on the model's weights (the DARTS recipe)."""
+    return torch.optim.SGD(
         model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
     )
+
+
+def weight_optimizer(model: nn.Module, epochs: int) -> tuple[torch.optim.Optimizer, Any]:
+    """:func:`weight_sgd`, its learning rate cosine-annealed over ``epochs``."""
+    optimizer = weight_sgd(model)
     return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
 
 
@@ -193,9 +197,7 @@ def _enas(module: ModuleType, setup: SearchSetup) -> Any:
 
 def _proxylessnas(module: ModuleType, setup: SearchSetup) -> Any:
     model = setup.build_model(setup.layers)
-    optimizer = torch.optim.SGD(
-        model.parameters(), WEIGHT_LR, momentum=WEIGHT_MOMENTUM, weight_decay=WEIGHT_DECAY
-    )
+    optimizer = weight_sgd(model)  # the trainer sets its learning rate every batch
     train, valid = _ready_loaders(setup)
     trainer = module.ProxylessNasTrainer(
         model,
