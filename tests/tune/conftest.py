@@ -1,19 +1,16 @@
 """Fixtures of the ``nasops tune`` tests: the fake trial's command, and tune options on it."""
 
 import os
-import shlex
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fake_trial import SPACE
+from tune_helpers import FAKE_COMMAND
 
 from nasops.tune.options import TuneOptions
 
-FAKE_TRIAL = Path(__file__).with_name("fake_trial.py")
-FAKE_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRIAL))}"
 POSTGRES_SCRIPT = Path(__file__).parents[2] / ".ci" / "postgres.sh"
 
 

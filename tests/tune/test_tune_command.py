@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_COMMAND
+from tune_helpers import FAKE_COMMAND
 
 from nasops.cli import main
 

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_COMMAND
+from tune_helpers import FAKE_COMMAND
 
 from nasops.trial import SEQUENCE_ID_ENV
 from nasops.tune import runner

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_COMMAND
+from tune_helpers import FAKE_COMMAND
 
 pytest.importorskip("optuna", reason="nasops tune needs the [tune] extra (optuna)")
 
