@@ -8,11 +8,19 @@ buffer as it goes; the backward runs them again one at a time, with grad, takes
 ``grad w_i = <g, y_i>`` and ``w_i·g`` from the fused backward op, backpropagates ``w_i·g``
 through candidate ``i`` for its parameters and the inputs, and frees it before the next.
 
+Only candidates that own parameters are recomputed (the convolutions, whose activations are
+most of a supernet's memory). A parameter-free candidate (pooling, an identity, dropout alone)
+runs once, in the forward, with its graph kept, as in the default mode: it keeps a few
+output-sized tensors at most, and on the CPU a 3×3 max pool's forward costs about as much as
+all the convolutions' together and thirty times its own backward, so recomputing it would buy
+little memory for much time (``benchmarks/bench_supernet.py``).
+
 What the recompute preserves:
 
-* random numbers: the global CPU (and the inputs' CUDA) generator state is saved before the
-  first candidate and restored before the recompute, which runs the candidates in the forward's
-  order, so dropout draws the same masks; the generators are left as they were afterwards;
+* random numbers: the global CPU (and the inputs' CUDA) generator state is saved before each
+  recomputed candidate runs in the forward and restored before its recompute, so dropout draws
+  the same masks, and the candidates draw in the default mode's order; the generators are left
+  as they were afterwards;
 * buffers: running statistics are restored after each recompute, so batch norm counts a step
   once;
 * the weights the forward saw, even under ``torch.func.functional_call`` (DARTS' unrolled step
@@ -47,12 +55,13 @@ class _Plan:
         "active",
         "candidates",
         "captured",
-        "cpu_state",
-        "cuda_states",
+        "detached",
         "is_tensor",
+        "kept",
         "leaves",
         "num_inputs",
         "param_slices",
+        "rng_states",
         "scale",
         "spec",
     )
@@ -90,6 +99,7 @@ def recompute_reduce(
     plan.candidates = list(candidates)
     plan.scale = 1.0 if reduction == "sum" else 1.0 / len(candidates)
     plan.active = _active(weights, len(candidates))
+    plan.kept = [_keeps_graph(plan.candidates[i]) for i in plan.active]
     plan.leaves, plan.spec = _pytree.tree_flatten((tuple(args), dict(kwargs)))
     plan.is_tensor = [isinstance(leaf, torch.Tensor) for leaf in plan.leaves]
     inputs = [leaf for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True) if tensor]
@@ -108,6 +118,12 @@ def _active(weights: torch.Tensor | None, count: int) -> list[int]:
         return list(range(count))
     active = [i for i, w in enumerate(weights.detach().tolist()) if w != 0]
     return active or [0]
+
+
+def _keeps_graph(module: nn.Module) -> bool:
+    """Whether ``module`` runs once with its graph kept instead of being recomputed: it owns no
+    parameters (see the module docstring)."""
+    return next(module.parameters(), None) is None
 
 
 def _capture_parameters(plan: _Plan) -> list[torch.Tensor]:
@@ -154,13 +170,13 @@ class _RecomputedReduce(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, plan: _Plan, weights: Any, *tensors: torch.Tensor) -> torch.Tensor:
         inputs = tensors[: plan.num_inputs]
-        plan.cpu_state = torch.get_rng_state()
-        devices = _cuda_devices(inputs)
-        plan.cuda_states = [torch.cuda.get_rng_state(d) for d in devices]
-        out = _accumulate(plan, weights, inputs, tensors[plan.num_inputs :])
+        # The kept candidates' graphs and the recompute start from these leaves.
+        plan.detached = [x.detach().requires_grad_(x.requires_grad) for x in inputs]
+        out, plan.rng_states, kept = _accumulate(plan, weights, tensors[plan.num_inputs :])
         ctx.plan = plan
         ctx.has_weights = weights is not None
-        ctx.save_for_backward(*([weights] if weights is not None else []), *tensors)
+        ctx.save_for_backward(*([weights] if weights is not None else []), *tensors, *kept)
+        ctx.num_kept = len(kept)
         return out
 
     @staticmethod
@@ -172,37 +188,48 @@ class _RecomputedReduce(torch.autograd.Function):
                 "default memory mode for second-order gradients"
             )
         plan: _Plan = ctx.plan
-        saved = ctx.saved_tensors
-        weights = saved[0] if ctx.has_weights else None
-        tensors = saved[1:] if ctx.has_weights else saved
-        inputs, params = tensors[: plan.num_inputs], tensors[plan.num_inputs :]
+        saved = list(ctx.saved_tensors)
+        weights = saved.pop(0) if ctx.has_weights else None
+        kept = saved[len(saved) - ctx.num_kept :]
+        params = saved[plan.num_inputs : len(saved) - ctx.num_kept]
         weight_grad = ctx.has_weights and ctx.needs_input_grad[1]
-        grads = _recompute_backward(plan, grad, weights, weight_grad, inputs, params)
-        input_grads, param_grads, grad_w = grads
+        input_grads, param_grads, grad_w = _recompute_backward(
+            plan, grad, weights, weight_grad, params, kept
+        )
+        plan.detached = plan.rng_states = None
         return (None, grad_w, *input_grads, *param_grads)
 
 
 def _accumulate(
-    plan: _Plan,
-    weights: torch.Tensor | None,
-    inputs: Sequence[torch.Tensor],
-    params: Sequence[torch.Tensor],
-) -> torch.Tensor:
-    """The forward without graphs: ``out = w_0·y_0``, then ``out += w_i·y_i`` in place, each
-    ``y_i`` freed before the next candidate runs."""
+    plan: _Plan, weights: torch.Tensor | None, params: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, list, list[torch.Tensor]]:
+    """The forward: ``out = w_0·y_0``, then ``out += w_i·y_i`` in place. A recomputed candidate
+    runs without a graph, after its generator states are saved, and its ``y_i`` is freed
+    before the next runs; a kept one runs with grad on ``plan.detached``, and its ``y_i`` (with
+    its graph) is returned. Returns the sum, the generator states and the kept outputs."""
     out = None
+    devices = _cuda_devices(plan.detached)
+    rng_states, kept = [], []
     for position, i in enumerate(plan.active):
-        y = _call(plan, position, inputs, params[plan.param_slices[position]])
+        if plan.kept[position]:
+            with torch.enable_grad():
+                y = _call(plan, position, plan.detached, ())
+            kept.append(y)
+        else:
+            rng_states.append(
+                (torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in devices])
+            )
+            y = _call(plan, position, plan.detached, params[plan.param_slices[position]])
         w = None if weights is None else weights[i : i + 1] * plan.scale
         if w is None and plan.scale != 1.0:
             w = y.new_full((1,), plan.scale)
         if out is None:
-            out = weighted_sum([y], w)  # a fresh tensor: y may be an input (a skip connection)
+            out = weighted_sum([y.detach()], w)  # fresh: y may be an input (a skip connection)
         else:
             pair = None if w is None else torch.cat([w.new_ones(1), w])
-            weighted_sum([out, y], pair, out=out)
+            weighted_sum([out, y.detach()], pair, out=out)
         del y
-    return out
+    return out, rng_states, kept
 
 
 def _recompute_backward(
@@ -210,47 +237,80 @@ def _recompute_backward(
     grad: torch.Tensor,
     weights: torch.Tensor | None,
     weight_grad: bool,
-    inputs: Sequence[torch.Tensor],
     params: Sequence[torch.Tensor],
+    kept: Sequence[torch.Tensor],
 ) -> tuple[list, list, torch.Tensor | None]:
-    """Recompute each active candidate, backpropagate its share of ``grad``, free it."""
-    detached = [x.detach().requires_grad_(x.requires_grad) for x in inputs]
-    wanted_inputs = [x for x in detached if x.requires_grad]
-    input_grads: list[torch.Tensor | None] = [None] * len(inputs)
-    param_grads: list[torch.Tensor | None] = [None] * len(params)
-    weight_grads = []
-    devices = _cuda_devices(inputs)
+    """Backpropagate each active candidate's share of ``grad``: a kept one through the graph
+    its forward recorded, a recomputed one through a recompute, freed before the next."""
+    grads = _Gradients(plan, grad, weights, weight_grad, len(params))
+    devices = _cuda_devices(plan.detached)
+    kept_outputs, rng_states = iter(kept), iter(plan.rng_states)
     with torch.random.fork_rng(devices=devices):
-        torch.set_rng_state(plan.cpu_state)
-        for device, state in zip(devices, plan.cuda_states, strict=True):
-            torch.cuda.set_rng_state(state, device)
-        for position, i in enumerate(plan.active):
+        for position in range(len(plan.active)):
             own = params[plan.param_slices[position]]
+            if plan.kept[position]:
+                grads.add(position, next(kept_outputs), own)
+                continue
+            _set_rng_states(next(rng_states), devices)
             # The buffers are restored only after the candidate's backward, which may read
             # them (batch norm saves its running statistics).
-            with _buffers_kept(plan.candidates[i]):
+            with _buffers_kept(plan.candidates[plan.active[position]]):
                 with torch.enable_grad():
-                    y = _call(plan, position, detached, own)
-                if weights is None:
-                    grad_y = grad if plan.scale == 1.0 else grad * plan.scale
-                else:
-                    (grad_y,), grad_w = _ops.weighted_sum_backward.default(
-                        grad, [y], weights[i : i + 1], plan.scale, True, weight_grad
-                    )
-                    weight_grads.append(grad_w)
-                targets = [*wanted_inputs, *own]
-                if y.requires_grad and targets:
-                    found = torch.autograd.grad(y, targets, grad_y, allow_unused=True)
-                    _add(input_grads, detached, found[: len(wanted_inputs)])
-                    start = plan.param_slices[position].start
-                    param_grads[start : start + len(own)] = found[len(wanted_inputs) :]
+                    y = _call(plan, position, plan.detached, own)
+                grads.add(position, y, own)
                 del y
-    grad_w = None
-    if weight_grad:
-        grad_w = torch.zeros_like(weights)
-        index = torch.tensor(plan.active, device=weights.device)
-        grad_w.index_copy_(0, index, torch.cat(weight_grads).to(weights.dtype))
-    return input_grads, param_grads, grad_w
+    return grads.input_grads, grads.param_grads, grads.weights_grad()
+
+
+class _Gradients:
+    """The backward's running totals: the inputs', the parameters' and the weights'."""
+
+    def __init__(
+        self,
+        plan: _Plan,
+        grad: torch.Tensor,
+        weights: torch.Tensor | None,
+        weight_grad: bool,
+        num_params: int,
+    ) -> None:
+        self.plan, self.grad, self.weights, self.weight_grad = plan, grad, weights, weight_grad
+        self.wanted_inputs = [x for x in plan.detached if x.requires_grad]
+        self.input_grads: list[torch.Tensor | None] = [None] * plan.num_inputs
+        self.param_grads: list[torch.Tensor | None] = [None] * num_params
+        self.per_weight: list[torch.Tensor] = []
+
+    def add(self, position: int, y: torch.Tensor, own: Sequence[torch.Tensor]) -> None:
+        """Backpropagate active candidate ``position``'s share of the gradient from its output
+        ``y`` into the inputs and its parameters ``own``, and take its weight's gradient."""
+        plan, i = self.plan, self.plan.active[position]
+        if self.weights is None:
+            grad_y = self.grad if plan.scale == 1.0 else self.grad * plan.scale
+        else:
+            (grad_y,), grad_w = _ops.weighted_sum_backward.default(
+                self.grad, [y], self.weights[i : i + 1], plan.scale, True, self.weight_grad
+            )
+            self.per_weight.append(grad_w)
+        targets = [*self.wanted_inputs, *own]
+        if y.requires_grad and targets:
+            found = torch.autograd.grad(y, targets, grad_y, allow_unused=True)
+            _add(self.input_grads, plan.detached, found[: len(self.wanted_inputs)])
+            start = plan.param_slices[position].start
+            self.param_grads[start : start + len(own)] = found[len(self.wanted_inputs) :]
+
+    def weights_grad(self) -> torch.Tensor | None:
+        """The weights' gradient: each active candidate's, zero for the skipped ones."""
+        if not self.weight_grad:
+            return None
+        grad_w = torch.zeros_like(self.weights)
+        index = torch.tensor(self.plan.active, device=self.weights.device)
+        return grad_w.index_copy_(0, index, torch.cat(self.per_weight).to(self.weights.dtype))
+
+
+def _set_rng_states(states: tuple[torch.Tensor, list[torch.Tensor]], devices: list[int]) -> None:
+    cpu_state, cuda_states = states
+    torch.set_rng_state(cpu_state)
+    for device, state in zip(devices, cuda_states, strict=True):
+        torch.cuda.set_rng_state(state, device)
 
 
 def _add(total: list, detached: Sequence[torch.Tensor], found: Sequence) -> None:

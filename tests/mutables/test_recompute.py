@@ -1,5 +1,6 @@
 """memory="recompute": candidates recomputed in backward give the default mode's gradients, count
-batch-norm statistics once, replay dropout, skip zero weights and keep far less memory."""
+batch-norm statistics once, replay dropout, skip zero weights, run parameter-free candidates
+once and keep far less memory."""
 
 import warnings
 
@@ -19,10 +20,13 @@ TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 
 
 def _candidates(dtype: torch.dtype, seed: int = 1) -> nn.ModuleList:
-    """Convolution + batch norm, a skip, dropout + convolution, pooling: the kinds of DARTS ops."""
+    """Dropout alone, convolution + batch norm, a skip, dropout + convolution, pooling: the kinds
+    of DARTS ops, the parameter-free ones (kept) between those that are recomputed, so the two
+    dropouts draw in the default mode's order only if each recompute replays its own state."""
     torch.manual_seed(seed)
     return nn.ModuleList(
         [
+            nn.Dropout(0.3),
             nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU()),
             nn.Identity(),
             nn.Sequential(nn.Dropout(0.5), nn.Conv2d(3, 3, 1)),
@@ -58,7 +62,7 @@ def _both_modes(dtype: torch.dtype, reduction: str, weights: torch.Tensor | None
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("weighted", [True, False])
 def test_gradients_equal_the_default_mode(dtype, reduction, weighted):
-    weights = torch.tensor([0.4, -0.3, 0.2, 0.7], dtype=dtype) if weighted else None
+    weights = torch.tensor([0.6, 0.4, -0.3, 0.2, 0.7], dtype=dtype) if weighted else None
     (out, grads, _), (out_r, grads_r, _) = _both_modes(dtype, reduction, weights)
     tol = TOLERANCE[dtype]
     torch.testing.assert_close(out_r, out, atol=tol, rtol=tol)
@@ -68,18 +72,29 @@ def test_gradients_equal_the_default_mode(dtype, reduction, weighted):
 
 
 def test_batch_norm_statistics_are_updated_once_per_step():
-    (_, _, default), (_, _, recomputed) = _both_modes(torch.float64, "sum", torch.rand(4).double())
-    bn, bn_r = default[0][1], recomputed[0][1]
+    (_, _, default), (_, _, recomputed) = _both_modes(torch.float64, "sum", torch.rand(5).double())
+    bn, bn_r = default[1][1], recomputed[1][1]
     assert int(bn_r.num_batches_tracked) == int(bn.num_batches_tracked) == 1
     torch.testing.assert_close(bn_r.running_mean, bn.running_mean, atol=0, rtol=0)
     torch.testing.assert_close(bn_r.running_var, bn.running_var, atol=0, rtol=0)
 
 
+class _Scaled(nn.Module):
+    """``module(x) * scale`` with a learnable ``scale`` (1): gives ``module`` a parameter."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x) * self.scale
+
+
 def test_dropout_sees_the_same_numbers_and_the_generator_is_left_as_after_the_forward():
-    dropout = nn.Dropout(0.5)
     x = torch.ones(64, requires_grad=True)
     torch.manual_seed(3)
-    out = recompute_reduce([dropout, nn.Identity()], (x,), {}, None)
+    out = recompute_reduce([_Scaled(nn.Dropout(0.5)), nn.Identity()], (x,), {}, None)
     after_forward = torch.get_rng_state()
     (grad,) = torch.autograd.grad(out, [x], torch.ones(64))
     # d out / d x = dropout's mask (0 or 2) + 1: the recompute drew the forward's mask.
@@ -112,6 +127,30 @@ def test_zero_weight_candidates_are_skipped_in_both_passes():
     torch.testing.assert_close(grad_x, torch.full((4,), 1.5))
     torch.testing.assert_close(grad_w, torch.stack([2 * x.sum(), torch.zeros(()), 2 * x.sum()]))
     assert grad_skipped is None
+
+
+class _CountingFree(nn.Module):
+    """``2·x``, with no parameter; counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return 2 * x
+
+
+def test_parameter_free_candidates_run_once_and_keep_their_graph():
+    free, counted = _CountingFree(), _Counting()
+    w = torch.tensor([0.5, 0.25], requires_grad=True)
+    x = torch.randn(4, requires_grad=True)
+    out = recompute_reduce([free, counted], (x,), {}, w)
+    grad_x, grad_w, grad_scale = torch.autograd.grad(out, [x, w, counted.scale], torch.ones(4))
+    assert (free.calls, counted.calls) == (1, 2)
+    torch.testing.assert_close(grad_x, torch.full((4,), 0.5 * 2 + 0.25 * 2))
+    torch.testing.assert_close(grad_w, torch.stack([2 * x.sum(), 2 * x.sum()]).detach())
+    torch.testing.assert_close(grad_scale, 0.25 * x.sum().detach())
 
 
 def test_recompute_runs_on_the_weights_the_forward_saw_under_functional_call():
