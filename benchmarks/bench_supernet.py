@@ -9,6 +9,7 @@ medians); each path's peak memory is measured in a fresh process. The measuremen
 
     python benchmarks/bench_supernet.py [--rounds R] [--threads T] [--device cpu|cuda]
         [--batch B] [--image-size S] [--channels C] [--nodes N] [--cells L] [--no-memory]
+        [--paths nni_path,nasops_trainer,nasops_recompute]
     pytest benchmarks --benchmark-only -k search_step [--nasops-device cpu|cuda]
 
 Targets: on the CPU >= 1.08x faster and no higher peak; on CUDA >= 1.5x and a lower peak.
@@ -62,7 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-memory", action="store_true", help="time only (no peak-memory processes)"
     )
+    parser.add_argument(
+        "--paths",
+        default=",".join(supernet.PATHS),
+        help=f"comma-separated paths to measure (default: all of {','.join(supernet.PATHS)}); "
+        f"{' and '.join(supernet.REQUIRED_PATHS)} are always needed",
+    )
     args = parser.parse_args(argv)
+    try:
+        paths = supernet.check_paths(tuple(p for p in args.paths.split(",") if p))
+    except ValueError as error:
+        parser.error(f"--paths: {error}")
     if args.device == "cuda" and not torch.cuda.is_available():
         print("skipped: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr)
         return 0
@@ -84,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         f"threads, nasops {ext['backend']}" + (f" ({ext['reason']})" if ext["reason"] else ""),
         flush=True,
     )
-    run = supernet.measure(config, args.device, args.rounds, memory_check=not args.no_memory)
+    run = supernet.measure(
+        config, args.device, args.rounds, memory_check=not args.no_memory, paths=paths
+    )
     print(supernet.markdown(run))
     return 0
 

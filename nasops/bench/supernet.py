@@ -222,13 +222,31 @@ class SupernetRun:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+# The paths every measurement includes: the targets compare the others against these two.
+REQUIRED_PATHS = ("nni_path", TRAINER_PATH)
+
+
+def check_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """``paths`` in :data:`PATHS`' order, or a ValueError naming an unknown or missing one."""
+    unknown = [path for path in paths if path not in PATHS]
+    if unknown:
+        raise ValueError(f"unknown path {unknown[0]!r}; accepted are {list(PATHS)}")
+    missing = [path for path in REQUIRED_PATHS if path not in paths]
+    if missing:
+        raise ValueError(
+            f"paths must include {list(REQUIRED_PATHS)} (the targets compare against them); "
+            f"{missing[0]!r} is missing"
+        )
+    return tuple(path for path in PATHS if path in paths)
+
+
 def time_steps(
-    config: SupernetConfig, device: str, rounds: int
+    config: SupernetConfig, device: str, rounds: int, paths: tuple[str, ...] = tuple(PATHS)
 ) -> tuple[dict[str, Timing], dict[str, float]]:
-    """Seconds per search step of every path, timed round-robin in this process, and the
+    """Seconds per search step of each of ``paths``, timed round-robin in this process, and the
     seconds of each path's first step (optimizer state, allocator caches, kernel selection;
     for the compiled path, the compilation), timed alone."""
-    steps = {path: SearchStep(path, config, device) for path in PATHS}
+    steps = {path: SearchStep(path, config, device) for path in paths}
     sync = synchronizer(device)
     first = {}
     for path, step in steps.items():
@@ -286,16 +304,23 @@ def print_child_peak() -> None:
 
 
 def measure(
-    config: SupernetConfig, device: str = "cpu", rounds: int = 11, memory_check: bool = True
+    config: SupernetConfig,
+    device: str = "cpu",
+    rounds: int = 11,
+    memory_check: bool = True,
+    paths: tuple[str, ...] = tuple(PATHS),
 ) -> SupernetRun:
-    """Time every path in one run (same threads), measure each path's peak in its own process,
-    and check the targets of ``device``'s type."""
+    """Time ``paths`` (all by default) in one run (same threads), measure each one's peak in
+    its own process, and check the targets of ``device``'s type that those paths allow."""
+    paths = check_paths(paths)
     device_type = torch.device(device).type
     warm_up(device)
-    timings, first = time_steps(config, device, rounds)
+    timings, first = time_steps(config, device, rounds, paths)
     threads = torch.get_num_threads()
     peaks = (
-        peaks_in_fresh_processes(config, device, threads) if memory_check else dict.fromkeys(PATHS)
+        peaks_in_fresh_processes(config, device, threads, paths)
+        if memory_check
+        else dict.fromkeys(paths)
     )
     nni_median = timings["nni_path"].median_s
     rows = [

@@ -13,7 +13,9 @@ most of a supernet's memory). A parameter-free candidate (pooling, an identity, 
 runs once, in the forward, with its graph kept, as in the default mode: it keeps a few
 output-sized tensors at most, and on the CPU a 3×3 max pool's forward costs about as much as
 all the convolutions' together and thirty times its own backward, so recomputing it would buy
-little memory for much time (``benchmarks/bench_supernet.py``).
+little memory for much time (``benchmarks/bench_supernet.py``). A candidate with nothing to
+backpropagate into (its parameters frozen and no input requiring grad, as in DARTS'
+architecture step on the stem's outputs) also runs once: its graph would hold only its output.
 
 What the recompute preserves:
 
@@ -99,7 +101,6 @@ def recompute_reduce(
     plan.candidates = list(candidates)
     plan.scale = 1.0 if reduction == "sum" else 1.0 / len(candidates)
     plan.active = _active(weights, len(candidates))
-    plan.kept = [_keeps_graph(plan.candidates[i]) for i in plan.active]
     plan.leaves, plan.spec = _pytree.tree_flatten((tuple(args), dict(kwargs)))
     plan.is_tensor = [isinstance(leaf, torch.Tensor) for leaf in plan.leaves]
     inputs = [leaf for leaf, tensor in zip(plan.leaves, plan.is_tensor, strict=True) if tensor]
@@ -108,6 +109,14 @@ def recompute_reduce(
     ]
     plan.num_inputs = len(inputs)
     params = _capture_parameters(plan)
+    # Nothing to backpropagate into (a frozen candidate on inputs without grad, as in DARTS'
+    # architecture step on the stem's outputs): its graph would hold nothing but its output.
+    inputs_need_grad = any(x.requires_grad for x in inputs)
+    plan.kept = [
+        _keeps_graph(plan.candidates[i])
+        or not (inputs_need_grad or plan.param_slices[p].stop > plan.param_slices[p].start)
+        for p, i in enumerate(plan.active)
+    ]
     return _RecomputedReduce.apply(plan, weights, *inputs, *params)
 
 

@@ -130,8 +130,8 @@ def test_supernet_level_reports_every_path_with_peaks_and_the_targets(
     monkeypatch.setattr(
         supernet,
         "peaks_in_fresh_processes",
-        lambda config, device, threads: {
-            path: supernet.step_peak_bytes(path, config, device) for path in supernet.PATHS
+        lambda config, device, threads, paths: {
+            path: supernet.step_peak_bytes(path, config, device) for path in paths
         },
     )
     context = levels.LevelContext(quick=True, device="cpu", threads=1, max_reps=1)
@@ -151,3 +151,22 @@ def test_supernet_level_reports_every_path_with_peaks_and_the_targets(
     assert [type(t["met"]) for t in result.info["targets"]] == [bool] * 5
     assert "| path | median ms |" in result.markdown
     assert "| target | measured | met |" in result.markdown
+
+
+def test_a_measure_of_some_paths_checks_only_their_targets(one_thread: None) -> None:
+    paths = ("nni_path", supernet.TRAINER_PATH, supernet.RECOMPUTE_PATH)
+    run = supernet.measure(TINY, rounds=1, memory_check=False, paths=paths[::-1])
+    assert [row["path"] for row in run.rows] == [p for p in supernet.PATHS if p in paths]
+    assert [t["target"].split()[0] for t in run.targets] == ["nasops'"] * 2 + ["recompute"] * 2
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        (("nni_path", supernet.TRAINER_PATH, "eager"), "unknown path 'eager'; accepted are"),
+        ((supernet.TRAINER_PATH,), "must include .* 'nni_path' is missing"),
+    ],
+)
+def test_bad_paths_are_named(paths: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        supernet.check_paths(paths)

@@ -153,6 +153,19 @@ def test_parameter_free_candidates_run_once_and_keep_their_graph():
     torch.testing.assert_close(grad_scale, 0.25 * x.sum().detach())
 
 
+def test_a_frozen_candidate_on_inputs_without_grad_runs_once():
+    """DARTS' architecture step on the stem's outputs: only the weights want a gradient."""
+    frozen, trained = _Counting(), _Counting()
+    frozen.scale.requires_grad_(False)
+    w = torch.tensor([0.5, 0.25], requires_grad=True)
+    x = torch.randn(4)
+    out = recompute_reduce([frozen, trained], (x,), {}, w)
+    grad_w, grad_scale = torch.autograd.grad(out, [w, trained.scale], torch.ones(4))
+    assert (frozen.calls, trained.calls) == (1, 2)
+    torch.testing.assert_close(grad_w, torch.stack([2 * x.sum(), 2 * x.sum()]))
+    torch.testing.assert_close(grad_scale, 0.25 * x.sum())
+
+
 def test_recompute_runs_on_the_weights_the_forward_saw_under_functional_call():
     """DARTS' unrolled step evaluates the model on virtual weights with functional_call."""
     module = nn.Linear(3, 2)
