@@ -1,8 +1,9 @@
 """The ``memory=`` modes of mixed ops, shared by the NNI-style and the mmrazor-style mutators.
 
 ``"default"`` keeps every candidate's activations for backward (one fused reduction over the
-outputs); ``"recompute"`` keeps one candidate's at a time and recomputes them in backward
-(:func:`nasops.ops.recompute.recompute_reduce`): less memory for about one more forward.
+outputs); ``"recompute"`` recomputes the candidates that have parameters in backward, one at a
+time, instead of keeping their activations (:func:`nasops.ops.recompute.recompute_reduce`):
+less memory for about one more forward of those candidates.
 """
 
 import warnings

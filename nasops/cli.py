@@ -265,8 +265,9 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         "--memory",
         default="default",
         choices=["default", "recompute"],
-        help="recompute: keep one candidate's activations at a time and recompute them in "
-        "backward, for darts, pdarts and oneshot (less memory, a slower step; default: default)",
+        help="recompute: recompute the candidates that have weights in backward instead of "
+        "keeping their activations, for darts, pdarts and oneshot (less memory, a slower step; "
+        "default: default)",
     )
     parser.add_argument(
         "--compile",

@@ -205,7 +205,6 @@ class _RecomputedReduce(torch.autograd.Function):
         input_grads, param_grads, grad_w = _recompute_backward(
             plan, grad, weights, weight_grad, params, kept
         )
-        plan.detached = plan.rng_states = None
         return (None, grad_w, *input_grads, *param_grads)
 
 
@@ -301,7 +300,9 @@ class _Gradients:
             self.per_weight.append(grad_w)
         targets = [*self.wanted_inputs, *own]
         if y.requires_grad and targets:
-            found = torch.autograd.grad(y, targets, grad_y, allow_unused=True)
+            # A kept candidate's graph lives as long as the outer graph (retain_graph=True
+            # there backpropagates through it again); a recompute's is freed with ``y``.
+            found = torch.autograd.grad(y, targets, grad_y, allow_unused=True, retain_graph=True)
             _add(self.input_grads, plan.detached, found[: len(self.wanted_inputs)])
             start = plan.param_slices[position].start
             self.param_grads[start : start + len(own)] = found[len(self.wanted_inputs) :]

@@ -103,9 +103,10 @@ class NasMutator(nn.Module):
     Args:
         custom_groups: lists of module names or aliases that must share one choice.
         init_cfg: kept for mmrazor signature compatibility; not read.
-        memory: ``"default"``, or ``"recompute"``: each ``DiffMutableOP`` then keeps one
-            candidate's activations at a time and recomputes them in backward
-            (:mod:`nasops.ops.recompute`); set on the mutables by ``prepare_arch_params``.
+        memory: ``"default"``, or ``"recompute"``: each ``DiffMutableOP`` then recomputes its
+            candidates that have weights in backward, one at a time, instead of keeping their
+            activations (:mod:`nasops.ops.recompute`); set on the mutables by
+            ``prepare_arch_params``.
     """
 
     def __init__(

@@ -190,6 +190,20 @@ def test_recompute_runs_on_the_weights_the_forward_saw_under_functional_call():
         torch.testing.assert_close(g, e)
 
 
+def test_a_retained_graph_backpropagates_twice_like_the_default_mode():
+    (out, grads, _), _ = _both_modes(torch.float64, "sum", None)
+    modules = _candidates(torch.float64)
+    x = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.manual_seed(5)
+    out_r = recompute_reduce(list(modules), (x.requires_grad_(),), {}, None)
+    leaves = list(modules.parameters())
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(2), dtype=out.dtype)
+    first = torch.autograd.grad(out_r, leaves, g, retain_graph=True)
+    second = torch.autograd.grad(out_r, leaves, g)
+    torch.testing.assert_close(second, first, atol=0, rtol=0)
+    torch.testing.assert_close(second, tuple(grads[1:]), atol=1e-10, rtol=1e-10)
+
+
 def test_double_backward_is_refused_with_a_clear_error():
     x = torch.randn(4, requires_grad=True)
     out = recompute_reduce([nn.Identity(), nn.Tanh()], (x,), {}, None)
