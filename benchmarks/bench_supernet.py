@@ -9,7 +9,7 @@ medians); each path's peak memory is measured in a fresh process. The measuremen
 
     python benchmarks/bench_supernet.py [--rounds R] [--threads T] [--device cpu|cuda]
         [--batch B] [--image-size S] [--channels C] [--nodes N] [--cells L] [--no-memory]
-        [--paths nni_path,nasops_trainer,nasops_recompute]
+        [--paths nni_path,nasops_trainer,nasops_recompute] [--no-progress]
     pytest benchmarks --benchmark-only -k search_step [--nasops-device cpu|cuda]
 
 Targets: on the CPU >= 1.08x faster and no higher peak; on CUDA >= 1.5x and a lower peak.
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-memory", action="store_true", help="time only (no peak-memory processes)"
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--paths",
         default=",".join(supernet.PATHS),
@@ -96,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     run = supernet.measure(
-        config, args.device, args.rounds, memory_check=not args.no_memory, paths=paths
+        config,
+        args.device,
+        args.rounds,
+        memory_check=not args.no_memory,
+        paths=paths,
+        progress=not args.no_progress,
     )
     print(supernet.markdown(run))
     return 0

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch.utils.data import TensorDataset
 from nasops.algorithms.darts import DartsMutator, DartsTrainer
 from nasops.bench import memory, report
 from nasops.bench.nni_path import NNIPathReduction
+from nasops.bench.progress import progress_bar
 from nasops.bench.timing import Timing, interleaved_medians, synchronizer, warm_up
 from nasops.search_space_zoo import DartsCell
 
@@ -241,21 +243,48 @@ def check_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def time_steps(
-    config: SupernetConfig, device: str, rounds: int, paths: tuple[str, ...] = tuple(PATHS)
+    config: SupernetConfig,
+    device: str,
+    rounds: int,
+    paths: tuple[str, ...] = tuple(PATHS),
+    progress: bool = False,
 ) -> tuple[dict[str, Timing], dict[str, float]]:
     """Seconds per search step of each of ``paths``, timed round-robin in this process, and the
     seconds of each path's first step (optimizer state, allocator caches, kernel selection;
-    for the compiled path, the compilation), timed alone."""
+    for the compiled path, the compilation), timed alone. ``progress`` shows a bar of the
+    steps (a step that takes under ``MIN_SAMPLE_S`` is timed several calls at a time, so the
+    bar may run past its total on a fast device)."""
     steps = {path: SearchStep(path, config, device) for path in paths}
     sync = synchronizer(device)
+    bar = progress_bar(len(steps) * (rounds + 1), progress, "nasops bench supernet", "step")
     first = {}
-    for path, step in steps.items():
-        started = time.perf_counter()
-        step()
-        sync()
-        first[path] = time.perf_counter() - started
-    timings = interleaved_medians(steps, min_reps=rounds, max_reps=rounds, budget_s=0.0, sync=sync)
+    try:
+        for path, step in steps.items():
+            compiling = " (compiling: minutes)" if path == COMPILED_PATH else ""
+            bar.set_postfix_str(f"{path}: first step{compiling}")
+            started = time.perf_counter()
+            step()
+            sync()
+            first[path] = time.perf_counter() - started
+            bar.update()
+        bar.set_postfix_str(f"{len(steps)} paths round-robin")
+        counted = {path: _counted(step, bar) for path, step in steps.items()}
+        timings = interleaved_medians(
+            counted, min_reps=rounds, max_reps=rounds, budget_s=0.0, sync=sync
+        )
+    finally:
+        bar.close()
     return timings, first
+
+
+def _counted(step: SearchStep, bar: Any) -> Callable[[], None]:
+    """``step``, advancing ``bar`` by one each call."""
+
+    def call() -> None:
+        step()
+        bar.update()
+
+    return call
 
 
 def step_peak_bytes(path: str, config: SupernetConfig, device: str) -> int:
@@ -309,13 +338,15 @@ def measure(
     rounds: int = 11,
     memory_check: bool = True,
     paths: tuple[str, ...] = tuple(PATHS),
+    progress: bool = False,
 ) -> SupernetRun:
     """Time ``paths`` (all by default) in one run (same threads), measure each one's peak in
-    its own process, and check the targets of ``device``'s type that those paths allow."""
+    its own process, and check the targets of ``device``'s type that those paths allow;
+    ``progress`` shows a bar of the timed steps."""
     paths = check_paths(paths)
     device_type = torch.device(device).type
     warm_up(device)
-    timings, first = time_steps(config, device, rounds, paths)
+    timings, first = time_steps(config, device, rounds, paths, progress)
     threads = torch.get_num_threads()
     peaks = (
         peaks_in_fresh_processes(config, device, threads, paths)
@@ -463,4 +494,4 @@ def run_level(context: Any) -> SupernetRun:
     :data:`ROUNDS` unless ``context.max_reps`` caps them."""
     config = QUICK if context.quick else FULL
     rounds = context.max_reps or ROUNDS["quick" if context.quick else "full"]
-    return measure(config, context.device, rounds)
+    return measure(config, context.device, rounds, progress=context.progress)

@@ -26,6 +26,7 @@ import torch
 
 from nasops import ops
 from nasops.bench import baselines, memory, peers, stock
+from nasops.bench.progress import progress_bar
 from nasops.bench.timing import interleaved_medians, synchronizer, warm_up
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -250,7 +251,7 @@ def _cases(config: SweepConfig, dtype: str, n_log2: int) -> Iterable[Case]:
 
 def run(config: SweepConfig, progress: bool = True) -> list[dict[str, Any]]:
     """Measure every case of ``config``; one row per (case, method)."""
-    bar = _progress(config.cases, progress)
+    bar = progress_bar(config.cases, progress, "nasops bench ops", "case")
     rows: list[dict[str, Any]] = []
     generator = torch.Generator(device=config.device).manual_seed(0)
     warm_up(config.device)
@@ -280,24 +281,3 @@ def run(config: SweepConfig, progress: bool = True) -> list[dict[str, Any]]:
 
 def with_sizes(config: SweepConfig, n_log2: tuple[int, ...] | None) -> SweepConfig:
     return config if n_log2 is None else replace(config, n_log2=n_log2)
-
-
-class _NoBar:
-    def set_postfix_str(self, text: str) -> None:
-        pass
-
-    def update(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc="nasops bench ops", unit="case", leave=True)

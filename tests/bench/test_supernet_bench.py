@@ -170,3 +170,13 @@ def test_a_measure_of_some_paths_checks_only_their_targets(one_thread: None) -> 
 def test_bad_paths_are_named(paths: tuple[str, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         supernet.check_paths(paths)
+
+
+def test_a_measure_shows_its_steps_progress(
+    one_thread: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = ("nni_path", supernet.TRAINER_PATH)
+    supernet.measure(TINY, rounds=2, memory_check=False, paths=paths, progress=True)
+    err = capsys.readouterr().err
+    assert "nasops bench supernet" in err
+    assert "6/6" in err  # a first step and 2 timed steps per path
