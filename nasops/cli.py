@@ -169,8 +169,9 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
-    """Run the levels, write bench.json, bench.md and bench.png, print the headline."""
-    from nasops.bench import levels, machine, plot, report
+    """Run the levels, write bench.json, bench.md and the pictures (bench.png of the ops
+    level, supernet.png of the supernet level), print the headline."""
+    from nasops.bench import levels, machine, plot, report, supernet_plot
 
     threads = context.threads
     started = time.perf_counter()
@@ -184,19 +185,24 @@ def _bench(args: argparse.Namespace, names: list[str], context: Any) -> int:
     }
     report.write_json(args.out / "bench.json", payload)
     (args.out / "bench.md").write_text(report.markdown(info, results))
-    ops_rows = next((r.rows for r in results if r.name == "ops" and r.rows), None)
-    if ops_rows:
-        title = (
-            f"{info['cpu_model']}, {threads} threads, torch {info['torch']}, "
-            f"nasops {info['nasops_extension']['backend']}"
-        )
-        plot.write_png(args.out / "bench.png", ops_rows, title)
+    written = ["bench.json", "bench.md"]
+    title = (
+        f"{info['cpu_model']}, {threads} threads, torch {info['torch']}, "
+        f"nasops {info['nasops_extension']['backend']}"
+    )
+    rows = {r.name: r.rows for r in results if r.rows}
+    if "ops" in rows:
+        plot.write_png(args.out / "bench.png", rows["ops"], title)
+        written.append("bench.png")
+    if "supernet" in rows:
+        supernet_plot.write_png(args.out / "supernet.png", rows["supernet"], title)
+        written.append("supernet.png")
     for result in results:
         if result.skipped:
             print(f"level {result.name}: skipped ({result.skipped})")
-    if ops_rows:
-        print(report.ops_markdown(ops_rows).split("\n\n### ")[0])
-    print(f"\nwrote {args.out / 'bench.json'}, bench.md, bench.png in {elapsed:.0f} s")
+    if "ops" in rows:
+        print(report.ops_markdown(rows["ops"]).split("\n\n### ")[0])
+    print(f"\nwrote {', '.join(written)} in {args.out} in {elapsed:.0f} s")
     return 0
 
 
