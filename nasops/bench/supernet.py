@@ -348,6 +348,9 @@ def measure(
     warm_up(device)
     timings, first = time_steps(config, device, rounds, paths, progress)
     threads = torch.get_num_threads()
+    if progress and memory_check:
+        again = ", the compiled one compiling again" if COMPILED_PATH in paths else ""
+        print(f"peak memory: {len(paths)} fresh processes{again}", file=sys.stderr, flush=True)
     peaks = (
         peaks_in_fresh_processes(config, device, threads, paths)
         if memory_check
