@@ -14,6 +14,7 @@ from nasops.bench.memory import peak_bytes
 from nasops.mutator import Mutator
 from nasops.ops import reduce
 from nasops.ops.recompute import recompute_reduce
+from nasops.search_space_zoo.darts_cell import _edge_candidates
 from nasops.utils import _reset_global_mutable_counting
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -313,13 +314,10 @@ def test_hard_mask_of_several_candidates_is_recomputed_and_zero_mask_entries_ski
             torch.testing.assert_close(g_r, g, atol=1e-5, rtol=1e-5)
 
 
-def _mixed_step(memory: str) -> int:
-    """Peak bytes torch allocates during one forward + backward of a K=6 mixed op."""
-    torch.manual_seed(0)
-    convs = [nn.Conv2d(8, 8, 3, padding=1) for _ in range(6)]
-    ops = [nn.Sequential(c, nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for c in convs]
+def _mixed_step(memory: str, ops: list[nn.Module]) -> int:
+    """Peak bytes torch allocates during one forward + backward of a mixed op of ``ops``."""
     x = torch.randn(4, 8, 32, 32, requires_grad=True)
-    w = torch.full((6,), 1 / 6, requires_grad=True)
+    w = torch.full((len(ops),), 1 / len(ops), requires_grad=True)
 
     def step() -> None:
         if memory == "recompute":
@@ -332,7 +330,23 @@ def _mixed_step(memory: str) -> int:
     return peak_bytes(step, "cpu")
 
 
+def _convolutions() -> list[nn.Module]:
+    torch.manual_seed(0)
+    convs = [nn.Conv2d(8, 8, 3, padding=1) for _ in range(6)]
+    return [nn.Sequential(c, nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for c in convs]
+
+
 def test_recompute_peak_memory_is_well_below_the_default():
-    default, recompute = _mixed_step("default"), _mixed_step("recompute")
+    ops = _convolutions()
+    default, recompute = _mixed_step("default", ops), _mixed_step("recompute", ops)
     # Default keeps 6 candidates x 3 activations (128 KiB each); recompute about one candidate.
+    assert recompute < 0.5 * default, (recompute, default)
+
+
+def test_a_darts_edge_keeps_its_pooling_graphs_and_still_far_less_memory():
+    torch.manual_seed(0)
+    ops = list(_edge_candidates(8, 1).values())
+    default, recompute = _mixed_step("default", ops), _mixed_step("recompute", ops)
+    # Default keeps every candidate's activations (a sep conv alone about 8 outputs' worth);
+    # recompute keeps the pooling graphs (a few outputs each) and one candidate's at a time.
     assert recompute < 0.5 * default, (recompute, default)
