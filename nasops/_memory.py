@@ -1,9 +1,9 @@
 """The ``memory=`` modes of mixed ops, shared by the NNI-style and the mmrazor-style mutators.
 
 ``"default"`` keeps every candidate's activations for backward (one fused reduction over the
-outputs); ``"recompute"`` recomputes the candidates that have parameters in backward, one at a
-time, instead of keeping their activations (:func:`nasops.ops.recompute.recompute_reduce`):
-less memory for about one more forward of those candidates.
+outputs); ``"recompute"`` recomputes the candidates in backward, one at a time, instead of
+keeping their activations (on the CPU only those with parameters;
+:func:`nasops.ops.recompute.recompute_reduce`): less memory for about one more forward.
 """
 
 import warnings

@@ -271,9 +271,9 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
         "--memory",
         default="default",
         choices=["default", "recompute"],
-        help="recompute: recompute the candidates that have weights in backward instead of "
-        "keeping their activations, for darts, pdarts and oneshot (less memory, a slower step; "
-        "default: default)",
+        help="recompute: recompute the candidates in backward instead of keeping their "
+        "activations (on the CPU only those with weights), for darts, pdarts and oneshot (less "
+        "memory, a slower step; default: default)",
     )
     parser.add_argument(
         "--compile",

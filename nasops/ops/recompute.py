@@ -8,12 +8,15 @@ buffer as it goes; the backward runs them again one at a time, with grad, takes
 ``grad w_i = <g, y_i>`` and ``w_i·g`` from the fused backward op, backpropagates ``w_i·g``
 through candidate ``i`` for its parameters and the inputs, and frees it before the next.
 
-Only candidates that own parameters are recomputed (the convolutions, whose activations are
-most of a supernet's memory). A parameter-free candidate (pooling, an identity, dropout alone)
-runs once, in the forward, with its graph kept, as in the default mode: it keeps a few
-output-sized tensors at most, and on the CPU a 3×3 max pool's forward costs about as much as
-all the convolutions' together and thirty times its own backward, so recomputing it would buy
-little memory for much time (``benchmarks/bench_supernet.py``). A candidate with nothing to
+On the CPU only candidates that own parameters are recomputed (the convolutions, whose
+activations are most of a supernet's memory). A parameter-free candidate (pooling, an
+identity, dropout alone) runs once, in the forward, with its graph kept, as in the default
+mode: it keeps a few output-sized tensors at most, and there a 3×3 max pool's forward costs
+about as much as all the convolutions' together and thirty times its own backward, so
+recomputing it would buy little memory for much time (``benchmarks/bench_supernet.py``). On
+CUDA every candidate is recomputed: memory is what the mode is for there, and a GPU's pooling
+kernels are not the CPU's slow loops (a trade not measured yet). ``keep_parameter_free``
+chooses either way. A candidate with nothing to
 backpropagate into (its parameters frozen and no input requiring grad, as in DARTS'
 architecture step on the stem's outputs) also runs once: its graph would hold only its output.
 
@@ -75,6 +78,7 @@ def recompute_reduce(
     kwargs: dict[str, Any],
     weights: torch.Tensor | None,
     reduction: str = "sum",
+    keep_parameter_free: bool | None = None,
 ) -> torch.Tensor:
     """``reduction`` of ``[w_i·c(*args, **kwargs) for c in candidates]`` (unweighted when
     ``weights`` is None), keeping no candidate's activations for backward (see the module).
@@ -84,6 +88,8 @@ def recompute_reduce(
         args, kwargs: the call's arguments; tensors anywhere in them get gradients.
         weights: ``None``, or a 1-D floating tensor with one entry per candidate.
         reduction: "sum" or "mean" (divides by ``len(candidates)``, as the fused op does).
+        keep_parameter_free: run the parameter-free candidates once with their graph kept
+            instead of recomputing them; ``None`` (the mutators' choice): on CPU inputs only.
     """
     if reduction not in RECOMPUTED_REDUCTIONS:
         raise ValueError(
@@ -112,8 +118,10 @@ def recompute_reduce(
     # Nothing to backpropagate into (a frozen candidate on inputs without grad, as in DARTS'
     # architecture step on the stem's outputs): its graph would hold nothing but its output.
     inputs_need_grad = any(x.requires_grad for x in inputs)
+    if keep_parameter_free is None:
+        keep_parameter_free = all(x.device.type == "cpu" for x in inputs)
     plan.kept = [
-        _keeps_graph(plan.candidates[i])
+        (keep_parameter_free and _parameter_free(plan.candidates[i]))
         or not (inputs_need_grad or plan.param_slices[p].stop > plan.param_slices[p].start)
         for p, i in enumerate(plan.active)
     ]
@@ -129,9 +137,7 @@ def _active(weights: torch.Tensor | None, count: int) -> list[int]:
     return active or [0]
 
 
-def _keeps_graph(module: nn.Module) -> bool:
-    """Whether ``module`` runs once with its graph kept instead of being recomputed: it owns no
-    parameters (see the module docstring)."""
+def _parameter_free(module: nn.Module) -> bool:
     return next(module.parameters(), None) is None
 
 

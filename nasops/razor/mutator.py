@@ -104,8 +104,8 @@ class NasMutator(nn.Module):
         custom_groups: lists of module names or aliases that must share one choice.
         init_cfg: kept for mmrazor signature compatibility; not read.
         memory: ``"default"``, or ``"recompute"``: each ``DiffMutableOP`` then recomputes its
-            candidates that have weights in backward, one at a time, instead of keeping their
-            activations (:mod:`nasops.ops.recompute`); set on the mutables by
+            candidates in backward, one at a time, instead of keeping their activations (on the
+            CPU only those with weights; :mod:`nasops.ops.recompute`); set on the mutables by
             ``prepare_arch_params``.
     """
 

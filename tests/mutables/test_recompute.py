@@ -41,8 +41,11 @@ def _grads(out: torch.Tensor, leaves: list[torch.Tensor], seed: int = 2) -> list
     return list(torch.autograd.grad(out, leaves, g, allow_unused=True))
 
 
-def _both_modes(dtype: torch.dtype, reduction: str, weights: torch.Tensor | None):
-    """Outputs and gradients (input, weights, every parameter) of both modes, same RNG."""
+def _both_modes(
+    dtype: torch.dtype, reduction: str, weights: torch.Tensor | None, keep: bool | None = None
+):
+    """Outputs and gradients (input, weights, every parameter) of both modes, same RNG; ``keep``
+    is recompute_reduce's ``keep_parameter_free``."""
     results = []
     for recompute in (False, True):
         modules = _candidates(dtype)
@@ -51,7 +54,7 @@ def _both_modes(dtype: torch.dtype, reduction: str, weights: torch.Tensor | None
         w = None if weights is None else weights.detach().clone().requires_grad_()
         torch.manual_seed(5)
         if recompute:
-            out = recompute_reduce(list(modules), (x,), {}, w, reduction)
+            out = recompute_reduce(list(modules), (x,), {}, w, reduction, keep)
         else:
             out = reduce([m(x) for m in modules], w, reduction)
         leaves = [x, *modules.parameters()] + ([] if w is None else [w])
@@ -62,9 +65,10 @@ def _both_modes(dtype: torch.dtype, reduction: str, weights: torch.Tensor | None
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("weighted", [True, False])
-def test_gradients_equal_the_default_mode(dtype, reduction, weighted):
+@pytest.mark.parametrize("keep", [None, False])  # None: kept on the CPU; False: recomputed
+def test_gradients_equal_the_default_mode(dtype, reduction, weighted, keep):
     weights = torch.tensor([0.6, 0.4, -0.3, 0.2, 0.7], dtype=dtype) if weighted else None
-    (out, grads, _), (out_r, grads_r, _) = _both_modes(dtype, reduction, weights)
+    (out, grads, _), (out_r, grads_r, _) = _both_modes(dtype, reduction, weights, keep)
     tol = TOLERANCE[dtype]
     torch.testing.assert_close(out_r, out, atol=tol, rtol=tol)
     assert len(grads) == len(grads_r) == 1 + 6 + (1 if weighted else 0)  # x, 6 parameters, w
@@ -72,8 +76,10 @@ def test_gradients_equal_the_default_mode(dtype, reduction, weighted):
         torch.testing.assert_close(g_r, g, atol=tol, rtol=tol)
 
 
-def test_batch_norm_statistics_are_updated_once_per_step():
-    (_, _, default), (_, _, recomputed) = _both_modes(torch.float64, "sum", torch.rand(5).double())
+@pytest.mark.parametrize("keep", [True, False])
+def test_batch_norm_statistics_are_updated_once_per_step(keep):
+    weights = torch.rand(5).double()
+    (_, _, default), (_, _, recomputed) = _both_modes(torch.float64, "sum", weights, keep)
     bn, bn_r = default[1][1], recomputed[1][1]
     assert int(bn_r.num_batches_tracked) == int(bn.num_batches_tracked) == 1
     torch.testing.assert_close(bn_r.running_mean, bn.running_mean, atol=0, rtol=0)
@@ -142,13 +148,14 @@ class _CountingFree(nn.Module):
         return 2 * x
 
 
-def test_parameter_free_candidates_run_once_and_keep_their_graph():
+@pytest.mark.parametrize(("keep", "free_calls"), [(None, 1), (True, 1), (False, 2)])
+def test_parameter_free_candidates_run_once_and_keep_their_graph_on_the_cpu(keep, free_calls):
     free, counted = _CountingFree(), _Counting()
     w = torch.tensor([0.5, 0.25], requires_grad=True)
     x = torch.randn(4, requires_grad=True)
-    out = recompute_reduce([free, counted], (x,), {}, w)
+    out = recompute_reduce([free, counted], (x,), {}, w, keep_parameter_free=keep)
     grad_x, grad_w, grad_scale = torch.autograd.grad(out, [x, w, counted.scale], torch.ones(4))
-    assert (free.calls, counted.calls) == (1, 2)
+    assert (free.calls, counted.calls) == (free_calls, 2)
     torch.testing.assert_close(grad_x, torch.full((4,), 0.5 * 2 + 0.25 * 2))
     torch.testing.assert_close(grad_w, torch.stack([2 * x.sum(), 2 * x.sum()]).detach())
     torch.testing.assert_close(grad_scale, 0.25 * x.sum().detach())
@@ -314,14 +321,14 @@ def test_hard_mask_of_several_candidates_is_recomputed_and_zero_mask_entries_ski
             torch.testing.assert_close(g_r, g, atol=1e-5, rtol=1e-5)
 
 
-def _mixed_step(memory: str, ops: list[nn.Module]) -> int:
+def _mixed_step(memory: str, ops: list[nn.Module], keep: bool | None = None) -> int:
     """Peak bytes torch allocates during one forward + backward of a mixed op of ``ops``."""
     x = torch.randn(4, 8, 32, 32, requires_grad=True)
     w = torch.full((len(ops),), 1 / len(ops), requires_grad=True)
 
     def step() -> None:
         if memory == "recompute":
-            out = recompute_reduce(ops, (x,), {}, w)
+            out = recompute_reduce(ops, (x,), {}, w, keep_parameter_free=keep)
         else:
             out = reduce([op(x) for op in ops], w, "sum")
         out.sum().backward()
@@ -350,3 +357,5 @@ def test_a_darts_edge_keeps_its_pooling_graphs_and_still_far_less_memory():
     # Default keeps every candidate's activations (a sep conv alone about 8 outputs' worth);
     # recompute keeps the pooling graphs (a few outputs each) and one candidate's at a time.
     assert recompute < 0.5 * default, (recompute, default)
+    # Recomputing the pooling candidates too (CUDA's choice) keeps less still.
+    assert _mixed_step("recompute", ops, keep=False) < recompute

@@ -38,10 +38,10 @@ class DartsTrainer(OneShotTrainer):
             the weights (``optimizer``'s first group gives lr, momentum and weight decay; an
             absent momentum or weight decay counts as 0). NNI's version never applied the
             virtual step; this one does (:mod:`nasops.algorithms.darts.unrolled`).
-        memory: ``"default"``, or ``"recompute"`` to recompute the candidates that have
-            weights in backward, one at a time, instead of keeping their activations (sets
-            ``mutator.memory``; see :mod:`nasops.ops.recompute`): much less memory, about one
-            more forward of those candidates per step.
+        memory: ``"default"``, or ``"recompute"`` to recompute the candidates in backward, one
+            at a time, instead of keeping their activations (on the CPU only those with
+            weights; sets ``mutator.memory``; see :mod:`nasops.ops.recompute`): much less
+            memory, about one more forward per step.
         compile: run the model's forward of both steps under ``torch.compile(fullgraph=True)``
             (``True``: inductor; a string names another backend), see
             :mod:`nasops.algorithms.compiled`. The unrolled step's evaluations on virtual

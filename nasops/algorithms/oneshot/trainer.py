@@ -29,9 +29,9 @@ class OneshotTrainer(OneShotTrainer):
         num_candidates: architectures ranked after training (lowest validation loss wins);
             0 skips the ranking, and ``export()`` then writes a random architecture.
         memory: ``"default"``, or ``"recompute"``: every LayerChoice sums all its candidates,
-            and the recompute mode recomputes those that have weights in backward, one at a
-            time, instead of keeping their activations (sets ``mutator.memory``; see
-            :mod:`nasops.ops.recompute`).
+            and the recompute mode recomputes them in backward, one at a time, instead of
+            keeping their activations (on the CPU only those with weights; sets
+            ``mutator.memory``; see :mod:`nasops.ops.recompute`).
 
     Validation runs the whole supernet without dropout.
     """
