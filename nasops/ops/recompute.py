@@ -81,7 +81,8 @@ def recompute_reduce(
     keep_parameter_free: bool | None = None,
 ) -> torch.Tensor:
     """``reduction`` of ``[w_i·c(*args, **kwargs) for c in candidates]`` (unweighted when
-    ``weights`` is None), keeping no candidate's activations for backward (see the module).
+    ``weights`` is None), recomputing the candidates in backward instead of keeping their
+    activations (the module says which run once instead).
 
     Args:
         candidates: the modules to run, each on the same arguments; non-empty.
@@ -115,11 +116,11 @@ def recompute_reduce(
     ]
     plan.num_inputs = len(inputs)
     params = _capture_parameters(plan)
-    # Nothing to backpropagate into (a frozen candidate on inputs without grad, as in DARTS'
-    # architecture step on the stem's outputs): its graph would hold nothing but its output.
-    inputs_need_grad = any(x.requires_grad for x in inputs)
     if keep_parameter_free is None:
         keep_parameter_free = all(x.device.type == "cpu" for x in inputs)
+    # Also kept: a candidate with nothing to backpropagate into (frozen, on inputs without
+    # grad, as in DARTS' architecture step on the stem's outputs) has a graph of its output only.
+    inputs_need_grad = any(x.requires_grad for x in inputs)
     plan.kept = [
         (keep_parameter_free and _parameter_free(plan.candidates[i]))
         or not (inputs_need_grad or plan.param_slices[p].stop > plan.param_slices[p].start)
