@@ -16,9 +16,9 @@ about as much as all the convolutions' together and thirty times its own backwar
 recomputing it would buy little memory for much time (``benchmarks/bench_supernet.py``). On
 CUDA every candidate is recomputed: memory is what the mode is for there, and a GPU's pooling
 kernels are not the CPU's slow loops (a trade not measured yet). ``keep_parameter_free``
-chooses either way. A candidate with nothing to
-backpropagate into (its parameters frozen and no input requiring grad, as in DARTS'
-architecture step on the stem's outputs) also runs once: its graph would hold only its output.
+chooses either way. A candidate with nothing to backpropagate into (its parameters frozen and
+no input requiring grad, as in DARTS' architecture step on the stem's outputs) also runs once:
+its graph would hold only its output.
 
 What the recompute preserves:
 
